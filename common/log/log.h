@@ -1,0 +1,164 @@
+/*
+ * log.h - one partition's append-only log on disk, in Kafka's layout:
+ *
+ *   DIR/TOPIC-PARTITION/00000000000000000000.log        record batches as on the wire
+ *                       00000000000000000000.index      sparse offset index (8-byte entries)
+ *                       00000000000000000000.timeindex  sparse time index (12-byte entries)
+ *                       leader-epoch-checkpoint         "0\nN\nepoch startOffset\n..."
+ *
+ * The log knows nothing of sockets or threads: every function runs on the
+ * thread that owns the log (the broker's loop), except kq_flush_ticket_run,
+ * which may run anywhere (it only fsyncs a dup'd descriptor).
+ *
+ * Offsets: log start <= HW <= LEO.  The log tracks start and end (LEO) and
+ * the flushed offset; the high watermark belongs to the partition (broker),
+ * which persists it with kq_checkpoint_write.
+ */
+#ifndef KQ_LOG_H
+#define KQ_LOG_H
+
+#include "../base/base.h"
+
+enum kq_flush_mode {
+	KQ_FLUSH_ACK = 0,	/* fsync before acks=1/-1 answers (default) */
+	KQ_FLUSH_OS = 1,	/* page cache only, like Kafka's default */
+};
+
+struct kq_log_config {
+	int64_t segment_bytes;		/* 1 GiB */
+	int64_t segment_ms;		/* 7 days */
+	int32_t index_interval_bytes;	/* 4096 */
+	int32_t segment_index_bytes;	/* 10 MiB: max .index size; roll when full */
+	int32_t max_message_bytes;	/* 1048588 */
+	int flush_mode;
+};
+void kq_log_config_default(struct kq_log_config *cfg);
+
+/* Where one fetched range lives: bytes [pos, pos+len) of fd. */
+struct kq_slice {
+	int fd;			/* owned by the log; valid until the segment is deleted */
+	int64_t pos;
+	int64_t len;
+	int64_t first_offset;	/* baseOffset of the first batch in the range */
+	int64_t last_offset;	/* last offset of the last batch in the range */
+};
+
+struct kq_log;
+
+/*
+ * Open (creating if needed) the partition directory DIR/TOPIC-PARTITION.
+ * If the log was not shut down cleanly (clean != true), every segment from
+ * recovery_point on is validated batch by batch (size, magic, CRC) and the
+ * log is truncated at the first bad or partial batch; what was cut is logged
+ * with file and byte offset.  Indexes of recovered segments are rebuilt.
+ * Returns 0 or an error with detail in errbuf.
+ */
+int kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t partition,
+		const struct kq_log_config *cfg, int64_t recovery_point, bool clean,
+		char *errbuf, size_t errlen);
+/* Flush, trim indexes, close files.  Does not delete anything. */
+void kq_log_close(struct kq_log *log);
+/* Close and remove the directory and all its files. */
+int kq_log_delete(struct kq_log *log);
+
+int64_t kq_log_start(const struct kq_log *log);		/* log start offset */
+int64_t kq_log_end(const struct kq_log *log);		/* LEO */
+int64_t kq_log_flushed(const struct kq_log *log);	/* everything below is fsynced */
+int64_t kq_log_size(const struct kq_log *log);		/* bytes in all segments */
+const char *kq_log_dir(const struct kq_log *log);
+void kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg);
+
+/*
+ * Append one or more validated batches (n bytes, back to back).  Rewrites
+ * each batch's baseOffset (consecutively from LEO) and, if leader_epoch >= 0,
+ * partitionLeaderEpoch, in place in p; then writes them with one write(2).
+ * Rolls the segment first if needed.  *base_offset = offset of the first
+ * record.  Updates the indexes and the leader-epoch cache.
+ * As a follower (assign_offsets false) batches keep their offsets, which must
+ * start at LEO.
+ */
+int kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epoch,
+		  bool assign_offsets, int64_t *base_offset);
+
+/*
+ * Find stored bytes to serve a fetch at offset, below max_offset (HW for
+ * consumers, LEO for followers), up to max_bytes (whole batches only; the
+ * first batch is returned even if larger when min_one).  Fills at most nslice
+ * slices (one per segment touched) and sets *n.  offset outside
+ * [start, LEO] gives KQ_E_OFFSET_OUT_OF_RANGE.  No data is not an error.
+ */
+int kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_bytes,
+		bool min_one, struct kq_slice *slices, int nslice, int *n);
+
+/*
+ * First offset whose timestamp >= ts, and that record's timestamp (via the
+ * time index, then a scan of batch headers).  KQ_ERR_NOT_FOUND if none.
+ */
+int kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t *found_ts);
+
+/* Raise the log start offset (DeleteRecords, retention); deletes whole segments below it. */
+int kq_log_advance_start(struct kq_log *log, int64_t offset);
+
+/* Remove everything at or above offset (follower truncation, epoch fencing). */
+int kq_log_truncate(struct kq_log *log, int64_t offset);
+
+/* Roll if the active segment is older than segment.ms (call periodically). */
+int kq_log_maybe_roll(struct kq_log *log, int64_t now_ms);
+
+/* fsync everything appended so far, in this thread.  Updates kq_log_flushed. */
+int kq_log_sync(struct kq_log *log);
+
+/*
+ * Group commit off the loop thread: kq_log_flush_begin takes a dup of the
+ * active segment's fd and the offset it covers (older segments are already
+ * synced when they roll); kq_flush_ticket_run (any thread) fdatasyncs and
+ * closes it; kq_log_flush_done (owner thread) records the new flushed offset.
+ * begin returns KQ_ERR_AGAIN if nothing needs flushing.
+ */
+struct kq_flush_ticket {
+	int fd;
+	int64_t end_offset;
+	int err;		/* set by run: 0 or KQ_ERR_IO with errno in sys_errno */
+	int sys_errno;
+};
+int kq_log_flush_begin(struct kq_log *log, struct kq_flush_ticket *t);
+void kq_flush_ticket_run(struct kq_flush_ticket *t);
+void kq_log_flush_done(struct kq_log *log, const struct kq_flush_ticket *t);
+
+/* Leader-epoch cache. */
+int32_t kq_log_latest_epoch(const struct kq_log *log);		/* -1 if none */
+/* End offset of epoch (start of the next epoch, or LEO); -1 if unknown; *epoch_out = largest <= epoch. */
+int64_t kq_log_epoch_end(const struct kq_log *log, int32_t epoch, int32_t *epoch_out);
+
+/*
+ * Checkpoint files ("topic partition offset" lines, Kafka's text format),
+ * written atomically: temp file, fsync, rename, fsync of the directory.
+ */
+struct kq_checkpoint_entry {
+	char *topic;
+	int32_t partition;
+	int64_t offset;
+};
+int kq_checkpoint_write(const char *path, const struct kq_checkpoint_entry *e, size_t n);
+/* *e is malloc'd (free topics and array with kq_checkpoint_free); missing file = 0 entries. */
+int kq_checkpoint_read(const char *path, struct kq_checkpoint_entry **e, size_t *n);
+void kq_checkpoint_free(struct kq_checkpoint_entry *e, size_t n);
+
+/*
+ * Write a small file atomically (temp + fsync + rename + fsync dir).  Used for
+ * checkpoints, topic configs, meta.properties.
+ */
+int kq_write_file_atomic(const char *path, const void *p, size_t n);
+
+/*
+ * I/O seam: tests may replace these to inject ENOSPC, EIO and short writes.
+ */
+struct kq_io {
+	ssize_t (*write)(int fd, const void *p, size_t n);
+	ssize_t (*pwrite)(int fd, const void *p, size_t n, off_t off);
+	int (*fsync)(int fd);
+	int (*fdatasync)(int fd);
+};
+extern struct kq_io kq_io;
+
+#endif
