@@ -125,6 +125,9 @@ snappy_raw(const unsigned char *in, size_t n, struct kq_buf *out, size_t room)
 		return KQ_ERR_CORRUPT;
 	if (ulen > room)
 		return KQ_ERR_TOO_LARGE;
+	/* A few hostile bytes may claim up to the cap: check before allocating. */
+	if (snappy_validate_compressed_buffer((const char *)in, n) != SNAPPY_OK)
+		return KQ_ERR_CORRUPT;
 	kq_buf_grow(out, ulen);
 	if (snappy_uncompress((const char *)in, n, (char *)out->buf + out->len, &ulen) !=
 	    SNAPPY_OK)
