@@ -111,6 +111,12 @@ kq_batch_validate(const unsigned char *p, size_t n, size_t max_bytes)
 	return 0;
 }
 
+/*
+ * Zeroes the whole iterator except max_decompressed, so an uninitialised
+ * struct works, but a buffer left by an earlier init leaks: pair every
+ * init with kq_batch_iter_free (which keeps max_decompressed for reuse).
+ * Only [0, batchLength + 12) of p is read; the CRC is not checked here.
+ */
 int
 kq_batch_iter_init(struct kq_batch_iter *it, const unsigned char *p, size_t n)
 {
@@ -379,6 +385,11 @@ kq_bb_add(struct kq_batch_builder *bb, int64_t timestamp, struct kq_bytes key,
 	bb->count++;
 }
 
+/*
+ * Appends one batch to out; out is unchanged on failure (KQ_ERR_INVALID
+ * with no records, KQ_ERR_TOO_LARGE past 2 GiB).  The builder keeps its
+ * records: call kq_bb_reset before the next batch.
+ */
 int
 kq_bb_finish(struct kq_batch_builder *bb, struct kq_buf *out)
 {

@@ -296,6 +296,12 @@ zstd_decompress(const void *in, size_t n, struct kq_buf *out, size_t max_out)
 	return err;
 }
 
+/*
+ * Both append to out and leave it unchanged on failure.  No shared state:
+ * safe from any thread.  KQ_ERR_UNSUPPORTED for an unknown codec,
+ * KQ_ERR_IO when a library fails (out of memory); decompression also
+ * KQ_ERR_CORRUPT and KQ_ERR_TOO_LARGE (more than max_out bytes).
+ */
 int
 kq_compress(int codec, const void *in, size_t n, struct kq_buf *out)
 {
