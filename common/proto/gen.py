@@ -714,6 +714,7 @@ def emit_fill(msgs):
     o('\tbool is_response;')
     o('\tint16_t min_version, limit;\t/* codec versions: min_version..limit-1 */')
     o('\tsize_t size;')
+    o('\tvoid (*init)(void *);')
     o('\tvoid (*fill)(void *, struct kq_arena *, int *);')
     o('\tint (*decode)(struct kq_rd *, int16_t, struct kq_arena *, void *);')
     o('\tvoid (*encode)(struct kq_buf *, int16_t, const void *);')
@@ -721,6 +722,7 @@ def emit_fill(msgs):
     o()
     for m in msgs:
         n = m.name
+        o('static void initv_%s(void *m) { kq_%s_init(m); }' % (n, n))
         o('static void fillv_%s(void *m, struct kq_arena *a, int *s) { fill_%s(m, a, s); }' % (n, n))
         o('static int decv_%s(struct kq_rd *r, int16_t v, struct kq_arena *a, void *m) '
           '{ return kq_%s_decode(r, v, a, m); }' % (n, n))
@@ -730,10 +732,11 @@ def emit_fill(msgs):
     o('static const struct fill_msg fill_msgs[] = {')
     for m in msgs:
         n = m.name
-        o('\t{ "%s", %d, %s, %d, %d, sizeof(struct kq_%s), fillv_%s, decv_%s, encv_%s },' % (
+        o('\t{ "%s", %d, %s, %d, %d, sizeof(struct kq_%s),' % (
             n, m.api_key if m.api_key is not None else -1,
             'true' if m.kind == 'response' else 'false',
-            m.min_version, m.limit, n, n, n, n))
+            m.min_version, m.limit, n))
+        o('\t    initv_%s, fillv_%s, decv_%s, encv_%s },' % (n, n, n, n))
     o('};')
     return o.text()
 

@@ -12,11 +12,14 @@
 void
 kq_rd_init(struct kq_rd *r, const void *p, size_t n)
 {
+	r->err = 0;
+	/* NULL + 0 is undefined; an empty reader needs no pointer. */
+	if (p == NULL) {
+		r->p = r->end = NULL;
+		return;
+	}
 	r->p = p;
 	r->end = r->p + n;
-	r->err = 0;
-	if (p == NULL)
-		r->p = r->end = NULL;
 }
 
 void
