@@ -74,7 +74,8 @@ bool kq_batch_crc_ok(const unsigned char *p, size_t n);
  * batch filling all n bytes, CRC correct, recordsCount >= 1 and
  * lastOffsetDelta == recordsCount - 1, no control bit, size <= max_bytes.
  * Returns 0 or a Kafka error: INVALID_RECORD, CORRUPT_MESSAGE,
- * MESSAGE_TOO_LARGE, UNSUPPORTED_FOR_MESSAGE_FORMAT (magic != 2).
+ * MESSAGE_TOO_LARGE, UNSUPPORTED_COMPRESSION_TYPE (codec 5-7).  Does not know the
+ * request version: zstd below Produce v7 is the handler's check.
  */
 int kq_batch_validate(const unsigned char *p, size_t n, size_t max_bytes);
 
