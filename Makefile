@@ -67,12 +67,22 @@ $(O)/%.o: %.c
 	@mkdir -p $(@D)
 	$(QCC)$(CC) $(CFLAGS) -c -o $@ $<
 
-# Unit tests: tests/unit/test-MOD.c links module MOD and what it depends on.
+# Unit tests: tests/unit/test-NAME.c links only the modules it needs, so a
+# module under construction does not stop the others' tests.
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
-$(O)/tests/test-%: $(O)/tests/unit/test-%.o $(ALL_LIBS)
-	@mkdir -p $(@D)
-	$(QLD)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+unit_mods = $(or $(UNIT_MODS_$(1)),$(LIBORDER))
+UNIT_MODS_base := base
+UNIT_MODS_proto := proto base
+UNIT_MODS_batch := proto base
+UNIT_MODS_log := log proto base
+unit_libs = $(foreach m,$(call unit_mods,$(1)),$(call mod_lib,$(m)))
+define UNIT_RULES
+$(O)/tests/test-$(1): $(O)/tests/unit/test-$(1).o $(call unit_libs,$(1))
+	@mkdir -p $$(@D)
+	$$(QLD)$$(CC) $$(LDFLAGS) -o $$@ $$< $(call unit_libs,$(1)) $$(LIBS)
+endef
+$(foreach t,$(patsubst tests/unit/test-%.c,%,$(UNIT_SRCS)),$(eval $(call UNIT_RULES,$(t))))
 
 unit-bins: $(UNIT_BINS)
 
