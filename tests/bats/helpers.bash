@@ -135,7 +135,7 @@ reap() {
 # stop_broker [PID]: SIGTERM, wait up to 15 s, then SIGKILL.  Returns 1 when
 # the broker had to be killed (a clean shutdown is part of the contract).
 stop_broker() {
-	local pid=${1:-${KQ_BROKER_PID:-}}
+	local pid=${1:-}
 	[ -n "$pid" ] || pid=$(cat "$BATS_FILE_TMPDIR/broker.pid" 2> /dev/null)
 	[ -n "$pid" ] || return 0
 	pid_alive "$pid" || return 0
@@ -152,7 +152,7 @@ stop_broker() {
 
 # kill9_broker [PID]: crash the broker.
 kill9_broker() {
-	local pid=${1:-${KQ_BROKER_PID:-}}
+	local pid=${1:-}
 	[ -n "$pid" ] || pid=$(cat "$BATS_FILE_TMPDIR/broker.pid" 2> /dev/null)
 	[ -n "$pid" ] || return 0
 	kill -9 "$pid" 2> /dev/null
