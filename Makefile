@@ -143,3 +143,9 @@ clean:
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# Fuzzing (clang libFuzzer; not part of `make test`): `make fuzz FUZZ_SECONDS=60`.
+FUZZ_SECONDS ?= 60
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+.PHONY: fuzz
