@@ -155,7 +155,6 @@ class Message:
         top = Struct(self, self.name, self.name)
         top.top = True
         self.top = top
-        self.building = set()
         top.fields = [Field(self, f, self.name) for f in js.get('fields', [])]
         self.order.append(top)
 
@@ -298,9 +297,14 @@ def emit_header(msgs):
     o(' *       so both must outlive m.  Fields absent in the version keep defaults.')
     o(' *   void kq_X_encode(struct kq_buf *w, int16_t version, const struct kq_X *m):')
     o(' *       append the body; asserts that version is a non-flexible valid one.')
-    o(' *       Fields absent in the version are not written.')
+    o(' *       Fields absent in the version are not written.  Encoding trusts m:')
+    o(' *       a null string, bytes or array (-1) is written as null even where the')
+    o(' *       version does not allow it, and strings over INT16_MAX bytes abort.')
     o(' * Nested structs have only _init, used to prepare array elements.')
-    o(' * All functions are reentrant; nothing here allocates except from a.')
+    o(' * Data schemas (ConsumerProtocolSubscription, OffsetCommitKey, ...) start at')
+    o(' * the body: the caller reads and writes their INT16 version prefix.')
+    o(' * All functions are reentrant; nothing here allocates except from a (decode)')
+    o(' * or w (encode).')
     o(' */')
     o('#ifndef KQ_MSGS_H')
     o('#define KQ_MSGS_H')
@@ -328,7 +332,8 @@ def emit_header(msgs):
                     else:
                         et = PRIM[f.base][0]
                     o('\t%s *%s;\t/* %s */' % (et, f.name, note))
-                    o('\tint32_t %s_count;\t/* -1 = null */' % f.name)
+                    o('\tint32_t %s_count;\t/* %s */' % (
+                        f.name, '-1 = null' if f.nullable is not None else 'never -1'))
                 elif f.struct:
                     o('\tstruct kq_%s %s;\t/* %s */' % (f.struct.cname, f.name, note))
                 else:

@@ -11,9 +11,14 @@
  *       so both must outlive m.  Fields absent in the version keep defaults.
  *   void kq_X_encode(struct kq_buf *w, int16_t version, const struct kq_X *m):
  *       append the body; asserts that version is a non-flexible valid one.
- *       Fields absent in the version are not written.
+ *       Fields absent in the version are not written.  Encoding trusts m:
+ *       a null string, bytes or array (-1) is written as null even where the
+ *       version does not allow it, and strings over INT16_MAX bytes abort.
  * Nested structs have only _init, used to prepare array elements.
- * All functions are reentrant; nothing here allocates except from a.
+ * Data schemas (ConsumerProtocolSubscription, OffsetCommitKey, ...) start at
+ * the body: the caller reads and writes their INT16 version prefix.
+ * All functions are reentrant; nothing here allocates except from a (decode)
+ * or w (encode).
  */
 #ifndef KQ_MSGS_H
 #define KQ_MSGS_H
@@ -30,12 +35,12 @@ struct kq_AlterConfigsRequest_AlterConfigsResource {
 	int8_t ResourceType;	/* v0+ */
 	struct kq_str ResourceName;	/* v0+ */
 	struct kq_AlterConfigsRequest_AlterableConfig *Configs;	/* v0+ */
-	int32_t Configs_count;	/* -1 = null */
+	int32_t Configs_count;	/* never -1 */
 };
 
 struct kq_AlterConfigsRequest {
 	struct kq_AlterConfigsRequest_AlterConfigsResource *Resources;	/* v0+ */
-	int32_t Resources_count;	/* -1 = null */
+	int32_t Resources_count;	/* never -1 */
 	bool ValidateOnly;	/* v0+ */
 };
 
@@ -57,7 +62,7 @@ struct kq_AlterConfigsResponse_AlterConfigsResourceResponse {
 struct kq_AlterConfigsResponse {
 	int32_t ThrottleTimeMs;	/* v0+ */
 	struct kq_AlterConfigsResponse_AlterConfigsResourceResponse *Responses;	/* v0+ */
-	int32_t Responses_count;	/* -1 = null */
+	int32_t Responses_count;	/* never -1 */
 };
 
 void kq_AlterConfigsResponse_AlterConfigsResourceResponse_init(struct kq_AlterConfigsResponse_AlterConfigsResourceResponse *m);
@@ -99,13 +104,13 @@ struct kq_ApiVersionsResponse_FinalizedFeatureKey {
 struct kq_ApiVersionsResponse {
 	int16_t ErrorCode;	/* v0+ */
 	struct kq_ApiVersionsResponse_ApiVersion *ApiKeys;	/* v0+ */
-	int32_t ApiKeys_count;	/* -1 = null */
+	int32_t ApiKeys_count;	/* never -1 */
 	int32_t ThrottleTimeMs;	/* v1+ */
 	struct kq_ApiVersionsResponse_SupportedFeatureKey *SupportedFeatures;	/* v3+, tagged (flexible only) */
-	int32_t SupportedFeatures_count;	/* -1 = null */
+	int32_t SupportedFeatures_count;	/* never -1 */
 	int64_t FinalizedFeaturesEpoch;	/* v3+, tagged (flexible only) */
 	struct kq_ApiVersionsResponse_FinalizedFeatureKey *FinalizedFeatures;	/* v3+, tagged (flexible only) */
-	int32_t FinalizedFeatures_count;	/* -1 = null */
+	int32_t FinalizedFeatures_count;	/* never -1 */
 	bool ZkMigrationReady;	/* v3+, tagged (flexible only) */
 };
 
@@ -121,12 +126,12 @@ void kq_ApiVersionsResponse_encode(struct kq_buf *w, int16_t version, const stru
 struct kq_ConsumerProtocolAssignment_TopicPartition {
 	struct kq_str Topic;	/* v0+ */
 	int32_t *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_ConsumerProtocolAssignment {
 	struct kq_ConsumerProtocolAssignment_TopicPartition *AssignedPartitions;	/* v0+ */
-	int32_t AssignedPartitions_count;	/* -1 = null */
+	int32_t AssignedPartitions_count;	/* never -1 */
 	struct kq_bytes UserData;	/* v0+, nullable 0+ */
 };
 
@@ -140,15 +145,15 @@ void kq_ConsumerProtocolAssignment_encode(struct kq_buf *w, int16_t version, con
 struct kq_ConsumerProtocolSubscription_TopicPartition {
 	struct kq_str Topic;	/* v1+ */
 	int32_t *Partitions;	/* v1+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_ConsumerProtocolSubscription {
 	struct kq_str *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	struct kq_bytes UserData;	/* v0+, nullable 0+ */
 	struct kq_ConsumerProtocolSubscription_TopicPartition *OwnedPartitions;	/* v1+ */
-	int32_t OwnedPartitions_count;	/* -1 = null */
+	int32_t OwnedPartitions_count;	/* never -1 */
 	int32_t GenerationId;	/* v2+ */
 	struct kq_str RackId;	/* v3+, nullable 3+ */
 };
@@ -162,7 +167,7 @@ void kq_ConsumerProtocolSubscription_encode(struct kq_buf *w, int16_t version, c
 /* CreatePartitionsRequest: CreatePartitionsRequest.json, versions 0-3, first flexible 2 */
 struct kq_CreatePartitionsRequest_CreatePartitionsAssignment {
 	int32_t *BrokerIds;	/* v0+ */
-	int32_t BrokerIds_count;	/* -1 = null */
+	int32_t BrokerIds_count;	/* never -1 */
 };
 
 struct kq_CreatePartitionsRequest_CreatePartitionsTopic {
@@ -174,7 +179,7 @@ struct kq_CreatePartitionsRequest_CreatePartitionsTopic {
 
 struct kq_CreatePartitionsRequest {
 	struct kq_CreatePartitionsRequest_CreatePartitionsTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	int32_t TimeoutMs;	/* v0+ */
 	bool ValidateOnly;	/* v0+ */
 };
@@ -196,7 +201,7 @@ struct kq_CreatePartitionsResponse_CreatePartitionsTopicResult {
 struct kq_CreatePartitionsResponse {
 	int32_t ThrottleTimeMs;	/* v0+ */
 	struct kq_CreatePartitionsResponse_CreatePartitionsTopicResult *Results;	/* v0+ */
-	int32_t Results_count;	/* -1 = null */
+	int32_t Results_count;	/* never -1 */
 };
 
 void kq_CreatePartitionsResponse_CreatePartitionsTopicResult_init(struct kq_CreatePartitionsResponse_CreatePartitionsTopicResult *m);
@@ -209,7 +214,7 @@ void kq_CreatePartitionsResponse_encode(struct kq_buf *w, int16_t version, const
 struct kq_CreateTopicsRequest_CreatableReplicaAssignment {
 	int32_t PartitionIndex;	/* v0+ */
 	int32_t *BrokerIds;	/* v0+ */
-	int32_t BrokerIds_count;	/* -1 = null */
+	int32_t BrokerIds_count;	/* never -1 */
 };
 
 struct kq_CreateTopicsRequest_CreatableTopicConfig {
@@ -222,14 +227,14 @@ struct kq_CreateTopicsRequest_CreatableTopic {
 	int32_t NumPartitions;	/* v0+ */
 	int16_t ReplicationFactor;	/* v0+ */
 	struct kq_CreateTopicsRequest_CreatableReplicaAssignment *Assignments;	/* v0+ */
-	int32_t Assignments_count;	/* -1 = null */
+	int32_t Assignments_count;	/* never -1 */
 	struct kq_CreateTopicsRequest_CreatableTopicConfig *Configs;	/* v0+ */
-	int32_t Configs_count;	/* -1 = null */
+	int32_t Configs_count;	/* never -1 */
 };
 
 struct kq_CreateTopicsRequest {
 	struct kq_CreateTopicsRequest_CreatableTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	int32_t timeoutMs;	/* v0+ */
 	bool validateOnly;	/* v1+ */
 };
@@ -266,7 +271,7 @@ struct kq_CreateTopicsResponse_CreatableTopicResult {
 struct kq_CreateTopicsResponse {
 	int32_t ThrottleTimeMs;	/* v2+ */
 	struct kq_CreateTopicsResponse_CreatableTopicResult *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_CreateTopicsResponse_CreatableTopicConfigs_init(struct kq_CreateTopicsResponse_CreatableTopicConfigs *m);
@@ -279,7 +284,7 @@ void kq_CreateTopicsResponse_encode(struct kq_buf *w, int16_t version, const str
 /* DeleteGroupsRequest: DeleteGroupsRequest.json, versions 0-2, first flexible 2 */
 struct kq_DeleteGroupsRequest {
 	struct kq_str *GroupsNames;	/* v0+ */
-	int32_t GroupsNames_count;	/* -1 = null */
+	int32_t GroupsNames_count;	/* never -1 */
 };
 
 void kq_DeleteGroupsRequest_init(struct kq_DeleteGroupsRequest *m);
@@ -296,7 +301,7 @@ struct kq_DeleteGroupsResponse_DeletableGroupResult {
 struct kq_DeleteGroupsResponse {
 	int32_t ThrottleTimeMs;	/* v0+ */
 	struct kq_DeleteGroupsResponse_DeletableGroupResult *Results;	/* v0+ */
-	int32_t Results_count;	/* -1 = null */
+	int32_t Results_count;	/* never -1 */
 };
 
 void kq_DeleteGroupsResponse_DeletableGroupResult_init(struct kq_DeleteGroupsResponse_DeletableGroupResult *m);
@@ -314,12 +319,12 @@ struct kq_DeleteRecordsRequest_DeleteRecordsPartition {
 struct kq_DeleteRecordsRequest_DeleteRecordsTopic {
 	struct kq_str Name;	/* v0+ */
 	struct kq_DeleteRecordsRequest_DeleteRecordsPartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_DeleteRecordsRequest {
 	struct kq_DeleteRecordsRequest_DeleteRecordsTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	int32_t TimeoutMs;	/* v0+ */
 };
 
@@ -340,13 +345,13 @@ struct kq_DeleteRecordsResponse_DeleteRecordsPartitionResult {
 struct kq_DeleteRecordsResponse_DeleteRecordsTopicResult {
 	struct kq_str Name;	/* v0+ */
 	struct kq_DeleteRecordsResponse_DeleteRecordsPartitionResult *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_DeleteRecordsResponse {
 	int32_t ThrottleTimeMs;	/* v0+ */
 	struct kq_DeleteRecordsResponse_DeleteRecordsTopicResult *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_DeleteRecordsResponse_DeleteRecordsPartitionResult_init(struct kq_DeleteRecordsResponse_DeleteRecordsPartitionResult *m);
@@ -364,9 +369,9 @@ struct kq_DeleteTopicsRequest_DeleteTopicState {
 
 struct kq_DeleteTopicsRequest {
 	struct kq_DeleteTopicsRequest_DeleteTopicState *Topics;	/* v6+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	struct kq_str *TopicNames;	/* v0-5 */
-	int32_t TopicNames_count;	/* -1 = null */
+	int32_t TopicNames_count;	/* never -1 */
 	int32_t TimeoutMs;	/* v0+ */
 };
 
@@ -387,7 +392,7 @@ struct kq_DeleteTopicsResponse_DeletableTopicResult {
 struct kq_DeleteTopicsResponse {
 	int32_t ThrottleTimeMs;	/* v1+ */
 	struct kq_DeleteTopicsResponse_DeletableTopicResult *Responses;	/* v0+ */
-	int32_t Responses_count;	/* -1 = null */
+	int32_t Responses_count;	/* never -1 */
 };
 
 void kq_DeleteTopicsResponse_DeletableTopicResult_init(struct kq_DeleteTopicsResponse_DeletableTopicResult *m);
@@ -406,7 +411,7 @@ struct kq_DescribeConfigsRequest_DescribeConfigsResource {
 
 struct kq_DescribeConfigsRequest {
 	struct kq_DescribeConfigsRequest_DescribeConfigsResource *Resources;	/* v0+ */
-	int32_t Resources_count;	/* -1 = null */
+	int32_t Resources_count;	/* never -1 */
 	bool IncludeSynonyms;	/* v1+ */
 	bool IncludeDocumentation;	/* v3+ */
 };
@@ -432,7 +437,7 @@ struct kq_DescribeConfigsResponse_DescribeConfigsResourceResult {
 	int8_t ConfigSource;	/* v1+ */
 	bool IsSensitive;	/* v0+ */
 	struct kq_DescribeConfigsResponse_DescribeConfigsSynonym *Synonyms;	/* v1+ */
-	int32_t Synonyms_count;	/* -1 = null */
+	int32_t Synonyms_count;	/* never -1 */
 	int8_t ConfigType;	/* v3+ */
 	struct kq_str Documentation;	/* v3+, nullable 0+ */
 };
@@ -443,13 +448,13 @@ struct kq_DescribeConfigsResponse_DescribeConfigsResult {
 	int8_t ResourceType;	/* v0+ */
 	struct kq_str ResourceName;	/* v0+ */
 	struct kq_DescribeConfigsResponse_DescribeConfigsResourceResult *Configs;	/* v0+ */
-	int32_t Configs_count;	/* -1 = null */
+	int32_t Configs_count;	/* never -1 */
 };
 
 struct kq_DescribeConfigsResponse {
 	int32_t ThrottleTimeMs;	/* v0+ */
 	struct kq_DescribeConfigsResponse_DescribeConfigsResult *Results;	/* v0+ */
-	int32_t Results_count;	/* -1 = null */
+	int32_t Results_count;	/* never -1 */
 };
 
 void kq_DescribeConfigsResponse_DescribeConfigsSynonym_init(struct kq_DescribeConfigsResponse_DescribeConfigsSynonym *m);
@@ -463,7 +468,7 @@ void kq_DescribeConfigsResponse_encode(struct kq_buf *w, int16_t version, const 
 /* DescribeGroupsRequest: DescribeGroupsRequest.json, versions 0-5, first flexible 5 */
 struct kq_DescribeGroupsRequest {
 	struct kq_str *Groups;	/* v0+ */
-	int32_t Groups_count;	/* -1 = null */
+	int32_t Groups_count;	/* never -1 */
 	bool IncludeAuthorizedOperations;	/* v3+ */
 };
 
@@ -489,14 +494,14 @@ struct kq_DescribeGroupsResponse_DescribedGroup {
 	struct kq_str ProtocolType;	/* v0+ */
 	struct kq_str ProtocolData;	/* v0+ */
 	struct kq_DescribeGroupsResponse_DescribedGroupMember *Members;	/* v0+ */
-	int32_t Members_count;	/* -1 = null */
+	int32_t Members_count;	/* never -1 */
 	int32_t AuthorizedOperations;	/* v3+ */
 };
 
 struct kq_DescribeGroupsResponse {
 	int32_t ThrottleTimeMs;	/* v1+ */
 	struct kq_DescribeGroupsResponse_DescribedGroup *Groups;	/* v0+ */
-	int32_t Groups_count;	/* -1 = null */
+	int32_t Groups_count;	/* never -1 */
 };
 
 void kq_DescribeGroupsResponse_DescribedGroupMember_init(struct kq_DescribeGroupsResponse_DescribedGroupMember *m);
@@ -526,14 +531,14 @@ struct kq_FetchRequest_FetchTopic {
 	struct kq_str Topic;	/* v0-12 */
 	struct kq_uuid TopicId;	/* v13+ */
 	struct kq_FetchRequest_FetchPartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_FetchRequest_ForgottenTopic {
 	struct kq_str Topic;	/* v7-12 */
 	struct kq_uuid TopicId;	/* v13+ */
 	int32_t *Partitions;	/* v7+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_FetchRequest {
@@ -547,9 +552,9 @@ struct kq_FetchRequest {
 	int32_t SessionId;	/* v7+ */
 	int32_t SessionEpoch;	/* v7+ */
 	struct kq_FetchRequest_FetchTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	struct kq_FetchRequest_ForgottenTopic *ForgottenTopicsData;	/* v7+ */
-	int32_t ForgottenTopicsData_count;	/* -1 = null */
+	int32_t ForgottenTopicsData_count;	/* never -1 */
 	struct kq_str RackId;	/* v11+ */
 };
 
@@ -602,7 +607,7 @@ struct kq_FetchResponse_FetchableTopicResponse {
 	struct kq_str Topic;	/* v0-12 */
 	struct kq_uuid TopicId;	/* v13+ */
 	struct kq_FetchResponse_PartitionData *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_FetchResponse_NodeEndpoint {
@@ -617,9 +622,9 @@ struct kq_FetchResponse {
 	int16_t ErrorCode;	/* v7+ */
 	int32_t SessionId;	/* v7+ */
 	struct kq_FetchResponse_FetchableTopicResponse *Responses;	/* v0+ */
-	int32_t Responses_count;	/* -1 = null */
+	int32_t Responses_count;	/* never -1 */
 	struct kq_FetchResponse_NodeEndpoint *NodeEndpoints;	/* v16+, tagged (flexible only) */
-	int32_t NodeEndpoints_count;	/* -1 = null */
+	int32_t NodeEndpoints_count;	/* never -1 */
 };
 
 void kq_FetchResponse_EpochEndOffset_init(struct kq_FetchResponse_EpochEndOffset *m);
@@ -639,7 +644,7 @@ struct kq_FindCoordinatorRequest {
 	struct kq_str Key;	/* v0-3 */
 	int8_t KeyType;	/* v1+ */
 	struct kq_str *CoordinatorKeys;	/* v4+ */
-	int32_t CoordinatorKeys_count;	/* -1 = null */
+	int32_t CoordinatorKeys_count;	/* never -1 */
 };
 
 void kq_FindCoordinatorRequest_init(struct kq_FindCoordinatorRequest *m);
@@ -665,7 +670,7 @@ struct kq_FindCoordinatorResponse {
 	struct kq_str Host;	/* v0-3 */
 	int32_t Port;	/* v0-3 */
 	struct kq_FindCoordinatorResponse_Coordinator *Coordinators;	/* v4+ */
-	int32_t Coordinators_count;	/* -1 = null */
+	int32_t Coordinators_count;	/* never -1 */
 };
 
 void kq_FindCoordinatorResponse_Coordinator_init(struct kq_FindCoordinatorResponse_Coordinator *m);
@@ -703,7 +708,7 @@ struct kq_GroupMetadataValue {
 	struct kq_str leader;	/* v0+, nullable 0+ */
 	int64_t currentStateTimestamp;	/* v2+ */
 	struct kq_GroupMetadataValue_MemberMetadata *members;	/* v0+ */
-	int32_t members_count;	/* -1 = null */
+	int32_t members_count;	/* never -1 */
 };
 
 void kq_GroupMetadataValue_MemberMetadata_init(struct kq_GroupMetadataValue_MemberMetadata *m);
@@ -747,12 +752,12 @@ struct kq_IncrementalAlterConfigsRequest_AlterConfigsResource {
 	int8_t ResourceType;	/* v0+ */
 	struct kq_str ResourceName;	/* v0+ */
 	struct kq_IncrementalAlterConfigsRequest_AlterableConfig *Configs;	/* v0+ */
-	int32_t Configs_count;	/* -1 = null */
+	int32_t Configs_count;	/* never -1 */
 };
 
 struct kq_IncrementalAlterConfigsRequest {
 	struct kq_IncrementalAlterConfigsRequest_AlterConfigsResource *Resources;	/* v0+ */
-	int32_t Resources_count;	/* -1 = null */
+	int32_t Resources_count;	/* never -1 */
 	bool ValidateOnly;	/* v0+ */
 };
 
@@ -774,7 +779,7 @@ struct kq_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse {
 struct kq_IncrementalAlterConfigsResponse {
 	int32_t ThrottleTimeMs;	/* v0+ */
 	struct kq_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *Responses;	/* v0+ */
-	int32_t Responses_count;	/* -1 = null */
+	int32_t Responses_count;	/* never -1 */
 };
 
 void kq_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_init(struct kq_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *m);
@@ -823,7 +828,7 @@ struct kq_JoinGroupRequest {
 	struct kq_str GroupInstanceId;	/* v5+, nullable 5+ */
 	struct kq_str ProtocolType;	/* v0+ */
 	struct kq_JoinGroupRequest_JoinGroupRequestProtocol *Protocols;	/* v0+ */
-	int32_t Protocols_count;	/* -1 = null */
+	int32_t Protocols_count;	/* never -1 */
 	struct kq_str Reason;	/* v8+, nullable 8+ */
 };
 
@@ -850,7 +855,7 @@ struct kq_JoinGroupResponse {
 	bool SkipAssignment;	/* v9+ */
 	struct kq_str MemberId;	/* v0+ */
 	struct kq_JoinGroupResponse_JoinGroupResponseMember *Members;	/* v0+ */
-	int32_t Members_count;	/* -1 = null */
+	int32_t Members_count;	/* never -1 */
 };
 
 void kq_JoinGroupResponse_JoinGroupResponseMember_init(struct kq_JoinGroupResponse_JoinGroupResponseMember *m);
@@ -870,7 +875,7 @@ struct kq_LeaveGroupRequest {
 	struct kq_str GroupId;	/* v0+ */
 	struct kq_str MemberId;	/* v0-2 */
 	struct kq_LeaveGroupRequest_MemberIdentity *Members;	/* v3+ */
-	int32_t Members_count;	/* -1 = null */
+	int32_t Members_count;	/* never -1 */
 };
 
 void kq_LeaveGroupRequest_MemberIdentity_init(struct kq_LeaveGroupRequest_MemberIdentity *m);
@@ -890,7 +895,7 @@ struct kq_LeaveGroupResponse {
 	int32_t ThrottleTimeMs;	/* v1+ */
 	int16_t ErrorCode;	/* v0+ */
 	struct kq_LeaveGroupResponse_MemberResponse *Members;	/* v3+ */
-	int32_t Members_count;	/* -1 = null */
+	int32_t Members_count;	/* never -1 */
 };
 
 void kq_LeaveGroupResponse_MemberResponse_init(struct kq_LeaveGroupResponse_MemberResponse *m);
@@ -902,9 +907,9 @@ void kq_LeaveGroupResponse_encode(struct kq_buf *w, int16_t version, const struc
 /* ListGroupsRequest: ListGroupsRequest.json, versions 0-5, first flexible 3 */
 struct kq_ListGroupsRequest {
 	struct kq_str *StatesFilter;	/* v4+ */
-	int32_t StatesFilter_count;	/* -1 = null */
+	int32_t StatesFilter_count;	/* never -1 */
 	struct kq_str *TypesFilter;	/* v5+ */
-	int32_t TypesFilter_count;	/* -1 = null */
+	int32_t TypesFilter_count;	/* never -1 */
 };
 
 void kq_ListGroupsRequest_init(struct kq_ListGroupsRequest *m);
@@ -924,7 +929,7 @@ struct kq_ListGroupsResponse {
 	int32_t ThrottleTimeMs;	/* v1+ */
 	int16_t ErrorCode;	/* v0+ */
 	struct kq_ListGroupsResponse_ListedGroup *Groups;	/* v0+ */
-	int32_t Groups_count;	/* -1 = null */
+	int32_t Groups_count;	/* never -1 */
 };
 
 void kq_ListGroupsResponse_ListedGroup_init(struct kq_ListGroupsResponse_ListedGroup *m);
@@ -944,14 +949,14 @@ struct kq_ListOffsetsRequest_ListOffsetsPartition {
 struct kq_ListOffsetsRequest_ListOffsetsTopic {
 	struct kq_str Name;	/* v0+ */
 	struct kq_ListOffsetsRequest_ListOffsetsPartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_ListOffsetsRequest {
 	int32_t ReplicaId;	/* v0+ */
 	int8_t IsolationLevel;	/* v2+ */
 	struct kq_ListOffsetsRequest_ListOffsetsTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_ListOffsetsRequest_ListOffsetsPartition_init(struct kq_ListOffsetsRequest_ListOffsetsPartition *m);
@@ -966,7 +971,7 @@ struct kq_ListOffsetsResponse_ListOffsetsPartitionResponse {
 	int32_t PartitionIndex;	/* v0+ */
 	int16_t ErrorCode;	/* v0+ */
 	int64_t *OldStyleOffsets;	/* v0 */
-	int32_t OldStyleOffsets_count;	/* -1 = null */
+	int32_t OldStyleOffsets_count;	/* never -1 */
 	int64_t Timestamp;	/* v1+ */
 	int64_t Offset;	/* v1+ */
 	int32_t LeaderEpoch;	/* v4+ */
@@ -975,13 +980,13 @@ struct kq_ListOffsetsResponse_ListOffsetsPartitionResponse {
 struct kq_ListOffsetsResponse_ListOffsetsTopicResponse {
 	struct kq_str Name;	/* v0+ */
 	struct kq_ListOffsetsResponse_ListOffsetsPartitionResponse *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_ListOffsetsResponse {
 	int32_t ThrottleTimeMs;	/* v2+ */
 	struct kq_ListOffsetsResponse_ListOffsetsTopicResponse *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_ListOffsetsResponse_ListOffsetsPartitionResponse_init(struct kq_ListOffsetsResponse_ListOffsetsPartitionResponse *m);
@@ -1025,11 +1030,11 @@ struct kq_MetadataResponse_MetadataResponsePartition {
 	int32_t LeaderId;	/* v0+ */
 	int32_t LeaderEpoch;	/* v7+ */
 	int32_t *ReplicaNodes;	/* v0+ */
-	int32_t ReplicaNodes_count;	/* -1 = null */
+	int32_t ReplicaNodes_count;	/* never -1 */
 	int32_t *IsrNodes;	/* v0+ */
-	int32_t IsrNodes_count;	/* -1 = null */
+	int32_t IsrNodes_count;	/* never -1 */
 	int32_t *OfflineReplicas;	/* v5+ */
-	int32_t OfflineReplicas_count;	/* -1 = null */
+	int32_t OfflineReplicas_count;	/* never -1 */
 };
 
 struct kq_MetadataResponse_MetadataResponseTopic {
@@ -1038,18 +1043,18 @@ struct kq_MetadataResponse_MetadataResponseTopic {
 	struct kq_uuid TopicId;	/* v10+ */
 	bool IsInternal;	/* v1+ */
 	struct kq_MetadataResponse_MetadataResponsePartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 	int32_t TopicAuthorizedOperations;	/* v8+ */
 };
 
 struct kq_MetadataResponse {
 	int32_t ThrottleTimeMs;	/* v3+ */
 	struct kq_MetadataResponse_MetadataResponseBroker *Brokers;	/* v0+ */
-	int32_t Brokers_count;	/* -1 = null */
+	int32_t Brokers_count;	/* never -1 */
 	struct kq_str ClusterId;	/* v2+, nullable 2+ */
 	int32_t ControllerId;	/* v1+ */
 	struct kq_MetadataResponse_MetadataResponseTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	int32_t ClusterAuthorizedOperations;	/* v8-10 */
 };
 
@@ -1085,7 +1090,7 @@ struct kq_OffsetCommitRequest_OffsetCommitRequestPartition {
 struct kq_OffsetCommitRequest_OffsetCommitRequestTopic {
 	struct kq_str Name;	/* v0+ */
 	struct kq_OffsetCommitRequest_OffsetCommitRequestPartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_OffsetCommitRequest {
@@ -1095,7 +1100,7 @@ struct kq_OffsetCommitRequest {
 	struct kq_str GroupInstanceId;	/* v7+, nullable 7+ */
 	int64_t RetentionTimeMs;	/* v2-4 */
 	struct kq_OffsetCommitRequest_OffsetCommitRequestTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_OffsetCommitRequest_OffsetCommitRequestPartition_init(struct kq_OffsetCommitRequest_OffsetCommitRequestPartition *m);
@@ -1114,13 +1119,13 @@ struct kq_OffsetCommitResponse_OffsetCommitResponsePartition {
 struct kq_OffsetCommitResponse_OffsetCommitResponseTopic {
 	struct kq_str Name;	/* v0+ */
 	struct kq_OffsetCommitResponse_OffsetCommitResponsePartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_OffsetCommitResponse {
 	int32_t ThrottleTimeMs;	/* v3+ */
 	struct kq_OffsetCommitResponse_OffsetCommitResponseTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_OffsetCommitResponse_OffsetCommitResponsePartition_init(struct kq_OffsetCommitResponse_OffsetCommitResponsePartition *m);
@@ -1152,13 +1157,13 @@ struct kq_OffsetDeleteRequest_OffsetDeleteRequestPartition {
 struct kq_OffsetDeleteRequest_OffsetDeleteRequestTopic {
 	struct kq_str Name;	/* v0+ */
 	struct kq_OffsetDeleteRequest_OffsetDeleteRequestPartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_OffsetDeleteRequest {
 	struct kq_str GroupId;	/* v0+ */
 	struct kq_OffsetDeleteRequest_OffsetDeleteRequestTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_OffsetDeleteRequest_OffsetDeleteRequestPartition_init(struct kq_OffsetDeleteRequest_OffsetDeleteRequestPartition *m);
@@ -1177,14 +1182,14 @@ struct kq_OffsetDeleteResponse_OffsetDeleteResponsePartition {
 struct kq_OffsetDeleteResponse_OffsetDeleteResponseTopic {
 	struct kq_str Name;	/* v0+ */
 	struct kq_OffsetDeleteResponse_OffsetDeleteResponsePartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_OffsetDeleteResponse {
 	int16_t ErrorCode;	/* v0+ */
 	int32_t ThrottleTimeMs;	/* v0+ */
 	struct kq_OffsetDeleteResponse_OffsetDeleteResponseTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_OffsetDeleteResponse_OffsetDeleteResponsePartition_init(struct kq_OffsetDeleteResponse_OffsetDeleteResponsePartition *m);
@@ -1198,13 +1203,13 @@ void kq_OffsetDeleteResponse_encode(struct kq_buf *w, int16_t version, const str
 struct kq_OffsetFetchRequest_OffsetFetchRequestTopic {
 	struct kq_str Name;	/* v0-7 */
 	int32_t *PartitionIndexes;	/* v0-7 */
-	int32_t PartitionIndexes_count;	/* -1 = null */
+	int32_t PartitionIndexes_count;	/* never -1 */
 };
 
 struct kq_OffsetFetchRequest_OffsetFetchRequestTopics {
 	struct kq_str Name;	/* v8+ */
 	int32_t *PartitionIndexes;	/* v8+ */
-	int32_t PartitionIndexes_count;	/* -1 = null */
+	int32_t PartitionIndexes_count;	/* never -1 */
 };
 
 struct kq_OffsetFetchRequest_OffsetFetchRequestGroup {
@@ -1220,7 +1225,7 @@ struct kq_OffsetFetchRequest {
 	struct kq_OffsetFetchRequest_OffsetFetchRequestTopic *Topics;	/* v0-7, nullable 2-7 */
 	int32_t Topics_count;	/* -1 = null */
 	struct kq_OffsetFetchRequest_OffsetFetchRequestGroup *Groups;	/* v8+ */
-	int32_t Groups_count;	/* -1 = null */
+	int32_t Groups_count;	/* never -1 */
 	bool RequireStable;	/* v7+ */
 };
 
@@ -1244,7 +1249,7 @@ struct kq_OffsetFetchResponse_OffsetFetchResponsePartition {
 struct kq_OffsetFetchResponse_OffsetFetchResponseTopic {
 	struct kq_str Name;	/* v0-7 */
 	struct kq_OffsetFetchResponse_OffsetFetchResponsePartition *Partitions;	/* v0-7 */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_OffsetFetchResponse_OffsetFetchResponsePartitions {
@@ -1258,23 +1263,23 @@ struct kq_OffsetFetchResponse_OffsetFetchResponsePartitions {
 struct kq_OffsetFetchResponse_OffsetFetchResponseTopics {
 	struct kq_str Name;	/* v8+ */
 	struct kq_OffsetFetchResponse_OffsetFetchResponsePartitions *Partitions;	/* v8+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_OffsetFetchResponse_OffsetFetchResponseGroup {
 	struct kq_str GroupId;	/* v8+ */
 	struct kq_OffsetFetchResponse_OffsetFetchResponseTopics *Topics;	/* v8+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	int16_t ErrorCode;	/* v8+ */
 };
 
 struct kq_OffsetFetchResponse {
 	int32_t ThrottleTimeMs;	/* v3+ */
 	struct kq_OffsetFetchResponse_OffsetFetchResponseTopic *Topics;	/* v0-7 */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 	int16_t ErrorCode;	/* v2-7 */
 	struct kq_OffsetFetchResponse_OffsetFetchResponseGroup *Groups;	/* v8+ */
-	int32_t Groups_count;	/* -1 = null */
+	int32_t Groups_count;	/* never -1 */
 };
 
 void kq_OffsetFetchResponse_OffsetFetchResponsePartition_init(struct kq_OffsetFetchResponse_OffsetFetchResponsePartition *m);
@@ -1297,13 +1302,13 @@ struct kq_OffsetForLeaderEpochRequest_OffsetForLeaderPartition {
 struct kq_OffsetForLeaderEpochRequest_OffsetForLeaderTopic {
 	struct kq_str Topic;	/* v0+ */
 	struct kq_OffsetForLeaderEpochRequest_OffsetForLeaderPartition *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_OffsetForLeaderEpochRequest {
 	int32_t ReplicaId;	/* v3+ */
 	struct kq_OffsetForLeaderEpochRequest_OffsetForLeaderTopic *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_OffsetForLeaderEpochRequest_OffsetForLeaderPartition_init(struct kq_OffsetForLeaderEpochRequest_OffsetForLeaderPartition *m);
@@ -1324,13 +1329,13 @@ struct kq_OffsetForLeaderEpochResponse_EpochEndOffset {
 struct kq_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult {
 	struct kq_str Topic;	/* v0+ */
 	struct kq_OffsetForLeaderEpochResponse_EpochEndOffset *Partitions;	/* v0+ */
-	int32_t Partitions_count;	/* -1 = null */
+	int32_t Partitions_count;	/* never -1 */
 };
 
 struct kq_OffsetForLeaderEpochResponse {
 	int32_t ThrottleTimeMs;	/* v2+ */
 	struct kq_OffsetForLeaderEpochResponse_OffsetForLeaderTopicResult *Topics;	/* v0+ */
-	int32_t Topics_count;	/* -1 = null */
+	int32_t Topics_count;	/* never -1 */
 };
 
 void kq_OffsetForLeaderEpochResponse_EpochEndOffset_init(struct kq_OffsetForLeaderEpochResponse_EpochEndOffset *m);
@@ -1349,7 +1354,7 @@ struct kq_ProduceRequest_PartitionProduceData {
 struct kq_ProduceRequest_TopicProduceData {
 	struct kq_str Name;	/* v0+ */
 	struct kq_ProduceRequest_PartitionProduceData *PartitionData;	/* v0+ */
-	int32_t PartitionData_count;	/* -1 = null */
+	int32_t PartitionData_count;	/* never -1 */
 };
 
 struct kq_ProduceRequest {
@@ -1357,7 +1362,7 @@ struct kq_ProduceRequest {
 	int16_t Acks;	/* v0+ */
 	int32_t TimeoutMs;	/* v0+ */
 	struct kq_ProduceRequest_TopicProduceData *TopicData;	/* v0+ */
-	int32_t TopicData_count;	/* -1 = null */
+	int32_t TopicData_count;	/* never -1 */
 };
 
 void kq_ProduceRequest_PartitionProduceData_init(struct kq_ProduceRequest_PartitionProduceData *m);
@@ -1385,7 +1390,7 @@ struct kq_ProduceResponse_PartitionProduceResponse {
 	int64_t LogAppendTimeMs;	/* v2+ */
 	int64_t LogStartOffset;	/* v5+ */
 	struct kq_ProduceResponse_BatchIndexAndErrorMessage *RecordErrors;	/* v8+ */
-	int32_t RecordErrors_count;	/* -1 = null */
+	int32_t RecordErrors_count;	/* never -1 */
 	struct kq_str ErrorMessage;	/* v8+, nullable 8+ */
 	struct kq_ProduceResponse_LeaderIdAndEpoch CurrentLeader;	/* v10+, tagged (flexible only) */
 };
@@ -1393,7 +1398,7 @@ struct kq_ProduceResponse_PartitionProduceResponse {
 struct kq_ProduceResponse_TopicProduceResponse {
 	struct kq_str Name;	/* v0+ */
 	struct kq_ProduceResponse_PartitionProduceResponse *PartitionResponses;	/* v0+ */
-	int32_t PartitionResponses_count;	/* -1 = null */
+	int32_t PartitionResponses_count;	/* never -1 */
 };
 
 struct kq_ProduceResponse_NodeEndpoint {
@@ -1405,10 +1410,10 @@ struct kq_ProduceResponse_NodeEndpoint {
 
 struct kq_ProduceResponse {
 	struct kq_ProduceResponse_TopicProduceResponse *Responses;	/* v0+ */
-	int32_t Responses_count;	/* -1 = null */
+	int32_t Responses_count;	/* never -1 */
 	int32_t ThrottleTimeMs;	/* v1+ */
 	struct kq_ProduceResponse_NodeEndpoint *NodeEndpoints;	/* v10+, tagged (flexible only) */
-	int32_t NodeEndpoints_count;	/* -1 = null */
+	int32_t NodeEndpoints_count;	/* never -1 */
 };
 
 void kq_ProduceResponse_BatchIndexAndErrorMessage_init(struct kq_ProduceResponse_BatchIndexAndErrorMessage *m);
@@ -1458,7 +1463,7 @@ void kq_SaslHandshakeRequest_encode(struct kq_buf *w, int16_t version, const str
 struct kq_SaslHandshakeResponse {
 	int16_t ErrorCode;	/* v0+ */
 	struct kq_str *Mechanisms;	/* v0+ */
-	int32_t Mechanisms_count;	/* -1 = null */
+	int32_t Mechanisms_count;	/* never -1 */
 };
 
 void kq_SaslHandshakeResponse_init(struct kq_SaslHandshakeResponse *m);
@@ -1480,7 +1485,7 @@ struct kq_SyncGroupRequest {
 	struct kq_str ProtocolType;	/* v5+, nullable 5+ */
 	struct kq_str ProtocolName;	/* v5+, nullable 5+ */
 	struct kq_SyncGroupRequest_SyncGroupRequestAssignment *Assignments;	/* v0+ */
-	int32_t Assignments_count;	/* -1 = null */
+	int32_t Assignments_count;	/* never -1 */
 };
 
 void kq_SyncGroupRequest_SyncGroupRequestAssignment_init(struct kq_SyncGroupRequest_SyncGroupRequestAssignment *m);
