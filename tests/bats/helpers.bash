@@ -7,7 +7,7 @@
 # helper starts is recorded by PID in $BATS_FILE_TMPDIR/pids and killed by PID
 # in teardown_file, so a failing test never leaves a broker behind.
 #
-# shellcheck shell=bash disable=SC2154
+# shellcheck shell=bash disable=SC2154,SC2034,SC2119,SC2120
 
 bats_require_minimum_version 1.5.0
 
