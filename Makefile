@@ -39,13 +39,13 @@ QCC = @echo "  CC      $@";
 QLD = @echo "  LD      $@";
 endif
 
-MODULES := base proto log net cli
+MODULES := base proto log net cli group
 PROGRAMS := kq-broker kq-produce kq-consume kq-topics kq-groups
 
 mod_srcs = $(wildcard common/$(1)/*.c)
 mod_lib = $(O)/libkq_$(1).a
 # link order: a module before the modules it uses
-LIBORDER := cli net log proto base
+LIBORDER := cli net group log proto base
 ALL_LIBS := $(foreach m,$(LIBORDER),$(call mod_lib,$(m)))
 
 all: $(addprefix $(BIN)/,$(PROGRAMS))
@@ -76,6 +76,7 @@ UNIT_MODS_base := base
 UNIT_MODS_proto := proto base
 UNIT_MODS_batch := proto base
 UNIT_MODS_log := log proto base
+UNIT_MODS_group := group proto base
 unit_libs = $(foreach m,$(call unit_mods,$(1)),$(call mod_lib,$(m)))
 define UNIT_RULES
 $(O)/tests/test-$(1): $(O)/tests/unit/test-$(1).o $(call unit_libs,$(1))
