@@ -162,8 +162,9 @@ def fuzz(port, n, seed):
             # A valid-looking array count in front of the garbage.
             body = s32(rnd.choice([0, 1, 2, 0x7FFFFFFF, -1, -5, 1 << 20])) + body
         data = request(api, ver, i, body, client=rnd.choice([None, b"", b"fuzz"]))
-        if rnd.random() < 0.2:
-            # Cut the frame short and let the connection close.
+        cut = rnd.random() < 0.2
+        if cut:
+            # Cut the frame short and half-close: the broker sees EOF.
             data = data[: rnd.randrange(1, len(data))]
         try:
             s = connect(port)
@@ -171,6 +172,11 @@ def fuzz(port, n, seed):
             print("fuzz: connection %d refused (%s): broker down?" % (i, e))
             return 1
         send_all(s, data)
+        if cut:
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
         res = outcome(s, 0.3)
         outcomes[res] = outcomes.get(res, 0) + 1
         s.close()
