@@ -1,0 +1,229 @@
+/*
+ * broker.h - shared state of kq-broker.  One libevent loop thread owns every
+ * structure here; only flush.c talks to another thread, through its queue.
+ */
+#ifndef KQ_BROKER_H
+#define KQ_BROKER_H
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "../../common/base/base.h"
+#include "../../common/log/log.h"
+#include "../../common/proto/proto.h"
+
+/* ---- configuration (config.c) ---- */
+
+struct broker_config {
+	char *listen_host;
+	int listen_port;
+	char *adv_host;		/* NULL = listen host */
+	int adv_port;		/* 0 = the real listening port */
+	char *data_dir;
+	int32_t node_id;
+	char *zookeeper;
+	int32_t num_partitions;
+	int16_t default_rf;
+	bool auto_create;
+	bool delete_topic_enable;
+	int flush_mode;		/* KQ_FLUSH_ACK / KQ_FLUSH_OS */
+	int64_t segment_bytes;
+	int64_t segment_ms;
+	int64_t retention_ms;
+	int64_t retention_bytes;
+	int32_t message_max_bytes;
+	int32_t socket_request_max_bytes;
+	int32_t index_interval_bytes;
+	int32_t segment_index_bytes;
+	int32_t min_insync_replicas;
+	int32_t max_connections;
+	int32_t checkpoint_interval_ms;
+};
+
+extern struct broker_config cfg;
+
+void config_defaults(struct broker_config *c);
+/* Set one server.properties key.  1 = set, 0 = unknown key (warned), -1 = bad value (msg set). */
+int config_set(struct broker_config *c, const char *key, const char *value, char *msg, size_t msglen);
+/* Read a properties file; -1 with msg on a bad value or unreadable file. */
+int config_load_file(struct broker_config *c, const char *path, char *msg, size_t msglen);
+/* Broker config for DescribeConfigs: calls fn for each key with its current value. */
+void config_each(const struct broker_config *c,
+		 void (*fn)(void *arg, const char *key, const char *value), void *arg);
+
+/* Topic-level configs. */
+struct topic_config {
+	int64_t segment_bytes;
+	int64_t segment_ms;
+	int64_t retention_ms;
+	int64_t retention_bytes;
+	int32_t max_message_bytes;
+	int32_t min_insync_replicas;
+	int32_t index_interval_bytes;
+	int32_t segment_index_bytes;
+};
+/* Validate one topic override: 0 or KQ_E_INVALID_CONFIG with msg. */
+int topic_config_check(const char *key, const char *value, char *msg, size_t msglen);
+/* Effective config from broker defaults plus overrides (key/value pairs). */
+void topic_config_build(struct topic_config *tc, char **keys, char **values, int n);
+/* The known topic keys, in DescribeConfigs order; *n set. */
+const char *const *topic_config_keys(int *n);
+/* Default value of a topic key as text (malloc'd). */
+char *topic_config_default(const char *key);
+
+/* ---- partitions (partition.c) ---- */
+
+enum { ROLE_LEADER = 0, ROLE_FOLLOWER = 1 };
+
+struct topic;
+
+struct partition {
+	struct topic *topic;
+	int32_t id;
+	struct kq_log *log;
+	int64_t hw;
+	int32_t leader_epoch;
+	int role;
+	bool dirty;		/* appended since the last flush ticket */
+	bool flushing;		/* a ticket is with the flusher */
+	bool dead;		/* topic deleted; free after the flush returns */
+	int flush_err;		/* last flush failure (KQ_E_KAFKA_STORAGE_ERROR) */
+	struct partition *dirty_next;
+	int64_t ck_recovery, ck_hw, ck_start;	/* last checkpointed values */
+};
+
+int partition_open(struct partition **out, struct topic *t, int32_t id, int64_t recovery,
+		   int64_t hw, int64_t log_start, bool clean, char *errbuf, size_t errlen);
+/* Close (or delete from disk) and free; waiting produces get an error. */
+void partition_close(struct partition *p, bool delete);
+/* Append validated batches; marks the partition dirty or (flush=os) advances HW. */
+int partition_append(struct partition *p, unsigned char *b, size_t n, int64_t *base_offset);
+/* HW moved: complete produces and wake fetches (deferred to the loop). */
+void partition_hw_advanced(struct partition *p);
+void partition_set_hw(struct partition *p, int64_t hw);
+
+/* ---- topics (topics.c) ---- */
+
+struct topic {
+	char *name;
+	int32_t nparts;
+	struct partition **parts;
+	char **ckeys, **cvals;	/* config overrides */
+	int nconf;
+	struct topic_config tc;
+	bool internal;
+};
+
+int topics_load(bool clean, char *errbuf, size_t errlen);
+struct topic *topic_find(const char *name, size_t len);
+struct topic *topic_find_str(struct kq_str s);
+struct partition *partition_find(struct kq_str topic, int32_t part);
+/* Create a topic: returns 0 or a Kafka error; msg filled on failure. */
+int topic_create(const char *name, int32_t nparts, char **keys, char **vals, int nconf,
+		 bool validate_only, char *msg, size_t msglen);
+int topic_delete(struct topic *t);
+int topic_add_partitions(struct topic *t, int32_t total, char *msg, size_t msglen);
+/* Iterate all topics in name order. */
+int topics_count(void);
+struct topic *topic_at(int i);
+/* Write the three checkpoint files if anything changed (force: always). */
+void topics_checkpoint(bool force);
+void topics_close_all(void);
+
+/* ---- flusher (flush.c) ---- */
+
+int flush_start(struct event_base *base);
+void flush_mark_dirty(struct partition *p);
+/* Hand tickets for dirty partitions to the flusher if it is idle. */
+void flush_kick(void);
+bool flush_busy(void);
+void flush_stop(void);
+/* Synchronous flush of everything (shutdown). */
+void flush_all_sync(void);
+
+/* ---- connections and responses (server.c) ---- */
+
+struct conn;
+
+/* One response slot in a connection's ordered queue. */
+struct slot {
+	struct conn *conn;
+	struct slot *next;
+	struct evbuffer *buf;	/* the whole frame when ready */
+	bool ready;
+};
+
+struct req {
+	struct conn *conn;
+	int16_t key;
+	int16_t version;
+	int32_t corr;
+	struct kq_str client_id;
+	struct kq_rd body;	/* reader over the body */
+	unsigned char *frame;	/* whole frame (after size), writable */
+	size_t frame_len;
+	struct kq_arena *arena;	/* lives until the handler returns */
+};
+
+int server_listen(struct event_base *base, const char *host, int port, int *real_port,
+		  char *errbuf, size_t errlen);
+void server_stop_accepting(void);
+void server_close_all(void);
+/* Reserve the next response position for this request. */
+struct slot *slot_new(struct conn *conn);
+/* Fill a slot with correlation id + body (copied) and send what is in order. */
+void slot_finish(struct slot *s, int32_t corr, const void *body, size_t n);
+/* Fill a slot with an evbuffer holding the body (taken); header is prepended. */
+void slot_finish_evbuf(struct slot *s, int32_t corr, struct evbuffer *body);
+/* Unqueue an unfinished slot of a closed connection (waiter dropped). */
+void slot_drop(struct slot *s);
+/* Close the connection after the current request (decode failure, bad API). */
+void conn_fail(struct conn *conn);
+const char *conn_peer(const struct conn *conn);
+
+/* ---- API table (api.c) ---- */
+
+typedef int (*api_fn)(struct req *rq);
+struct api {
+	int16_t min, max;
+	api_fn fn;
+};
+extern const struct api api_table[KQ_API_MAX];
+/* Decode and dispatch one frame. */
+void api_dispatch(struct conn *conn, unsigned char *frame, size_t n);
+/* Encode body into a new slot and finish it. */
+void respond_buf(struct req *rq, struct kq_buf *w);
+/* The shared, emptied response buffer (loop thread only). */
+struct kq_buf *api_wbuf(void);
+
+int h_api_versions(struct req *rq);
+int h_metadata(struct req *rq);
+int h_produce(struct req *rq);
+int h_fetch(struct req *rq);
+int h_list_offsets(struct req *rq);
+int h_delete_records(struct req *rq);
+int h_create_topics(struct req *rq);
+int h_delete_topics(struct req *rq);
+int h_create_partitions(struct req *rq);
+int h_describe_configs(struct req *rq);
+
+/* Produce waiters (h_produce.c) and fetch waiters (h_fetch.c). */
+void produce_waiters_check(void);
+void produce_waiters_drop(struct partition *p);
+void fetch_waiters_wake(void);
+void fetch_waiters_drop_conn(struct conn *conn);
+void waiters_init(struct event_base *base);
+
+/* ---- global state (main.c) ---- */
+
+struct broker {
+	struct event_base *base;
+	char *cluster_id;
+	char *adv_host;
+	int adv_port;
+	bool stopping;
+};
+extern struct broker B;
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * h_fetch.c - Fetch v4-11 with long polling.  Records are never copied:
+ * kq_log_read gives file ranges, the response headers go into an evbuffer
+ * and each range is added as a file segment (sendfile on the way out).  A
+ * request that cannot be answered yet is parked with a copy of its body and
+ * re-evaluated when a high watermark moves or its max_wait_ms expires.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define MAX_SLICES 8
+#define MAX_WAIT_CAP_MS 300000
+
+struct fpart {
+	int16_t err;
+	int64_t hw, lso, start;
+	int nslice;
+	struct kq_slice sl[MAX_SLICES];
+	int64_t bytes;
+};
+
+struct pfetch {
+	struct conn *conn;
+	struct slot *slot;
+	int32_t corr;
+	int16_t version;
+	unsigned char *body;
+	size_t body_len;
+	struct kq_arena arena;
+	struct kq_FetchRequest m;
+	struct event *timer;
+	struct pfetch *prev, *next;
+};
+
+static struct pfetch *parked;
+static struct event *wake_ev;
+static struct event_base *ev_base;
+
+static int16_t
+epoch_check(const struct partition *p, int32_t cur)
+{
+	if (cur < 0 || cur == p->leader_epoch)
+		return 0;
+	return cur < p->leader_epoch ? KQ_E_FENCED_LEADER_EPOCH : KQ_E_UNKNOWN_LEADER_EPOCH;
+}
+
+/* Add bytes [pos, pos+len) of fd; a dup is handed to libevent (it closes it). */
+static int
+add_slice(struct evbuffer *out, const struct kq_slice *s)
+{
+	int fd = dup(s->fd);
+
+	if (fd >= 0 && evbuffer_add_file(out, fd, s->pos, s->len) == 0)
+		return 0;
+	kq_log_warn("serving %lld bytes from fd %d", (long long)s->len, s->fd);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/*
+ * Evaluate a fetch.  Returns the response body, or NULL when it should wait
+ * (not forced, no error, fewer than min_bytes available).
+ */
+static struct evbuffer *
+fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
+{
+	struct fpart *fp;
+	struct evbuffer *out;
+	struct kq_buf *w;
+	int32_t i, j, nparts = 0;
+	int64_t total = 0, remaining;
+	bool any_err = false, session_err;
+	int k;
+
+	session_err = version >= 7 && m->SessionId != 0;
+	for (i = 0; i < m->Topics_count; i++)
+		nparts += m->Topics[i].Partitions_count;
+	fp = kq_xcalloc((size_t)(nparts ? nparts : 1), sizeof(*fp));
+	remaining = m->MaxBytes > 0 ? m->MaxBytes : 0;
+	k = 0;
+	for (i = 0; i < m->Topics_count && !session_err; i++) {
+		const struct kq_FetchRequest_FetchTopic *ft = &m->Topics[i];
+
+		for (j = 0; j < ft->Partitions_count; j++) {
+			const struct kq_FetchRequest_FetchPartition *rp = &ft->Partitions[j];
+			struct fpart *f = &fp[k++];
+			struct partition *p = partition_find(ft->Topic, rp->Partition);
+			int64_t limit;
+			int rc;
+
+			f->hw = f->lso = f->start = -1;
+			if (!p) {
+				f->err = KQ_E_UNKNOWN_TOPIC_OR_PARTITION;
+			} else if (version >= 9 && (f->err = epoch_check(p, rp->CurrentLeaderEpoch))) {
+				;
+			} else if (p->role != ROLE_LEADER) {
+				f->err = KQ_E_NOT_LEADER_OR_FOLLOWER;
+			} else {
+				f->hw = f->lso = p->hw;
+				f->start = kq_log_start(p->log);
+				limit = KQ_MIN((int64_t)rp->PartitionMaxBytes, remaining);
+				if (limit < 0)
+					limit = 0;
+				if (limit > 0 || total == 0) {
+					rc = kq_log_read(p->log, rp->FetchOffset, p->hw, limit,
+							 total == 0, f->sl, MAX_SLICES, &f->nslice);
+					if (rc) {
+						f->err = (int16_t)(rc > 0 ? rc : KQ_E_KAFKA_STORAGE_ERROR);
+						f->nslice = 0;
+					}
+				}
+				for (rc = 0; rc < f->nslice; rc++)
+					f->bytes += f->sl[rc].len;
+				total += f->bytes;
+				remaining -= f->bytes;
+			}
+			if (f->err)
+				any_err = true;
+		}
+	}
+	if (!force && !any_err && !session_err && total < m->MinBytes) {
+		free(fp);
+		return NULL;
+	}
+
+	out = evbuffer_new();
+	if (!out)
+		kq_fatalx("out of memory");
+	w = api_wbuf();
+	kq_wr_i32(w, 0);			/* throttle_time_ms */
+	if (version >= 7) {
+		kq_wr_i16(w, session_err ? KQ_E_FETCH_SESSION_ID_NOT_FOUND : 0);
+		kq_wr_i32(w, 0);		/* session_id */
+	}
+	kq_wr_i32(w, session_err ? 0 : m->Topics_count);
+	k = 0;
+	for (i = 0; i < m->Topics_count && !session_err; i++) {
+		const struct kq_FetchRequest_FetchTopic *ft = &m->Topics[i];
+
+		kq_wr_str(w, ft->Topic);
+		kq_wr_i32(w, ft->Partitions_count);
+		for (j = 0; j < ft->Partitions_count; j++) {
+			struct fpart *f = &fp[k++];
+			int s;
+
+			kq_wr_i32(w, ft->Partitions[j].Partition);
+			kq_wr_i16(w, f->err);
+			kq_wr_i64(w, f->hw);
+			kq_wr_i64(w, f->lso);
+			if (version >= 5)
+				kq_wr_i64(w, f->start);
+			kq_wr_i32(w, m->IsolationLevel == 1 ? 0 : -1);	/* aborted_transactions */
+			if (version >= 11)
+				kq_wr_i32(w, -1);	/* preferred_read_replica */
+			kq_wr_i32(w, (int32_t)f->bytes);
+			if (f->bytes == 0)
+				continue;
+			evbuffer_add(out, w->buf, w->len);
+			kq_buf_reset(w);
+			for (s = 0; s < f->nslice; s++) {
+				if (f->sl[s].len <= 0)
+					continue;
+				if (add_slice(out, &f->sl[s]) < 0) {
+					/* The length is already out: pad with a short read fallback. */
+					unsigned char *tmp = kq_xmalloc((size_t)f->sl[s].len);
+					ssize_t got = pread(f->sl[s].fd, tmp, (size_t)f->sl[s].len,
+							    f->sl[s].pos);
+
+					if (got < f->sl[s].len)
+						memset(tmp + (got > 0 ? got : 0), 0,
+						       (size_t)(f->sl[s].len - (got > 0 ? got : 0)));
+					evbuffer_add(out, tmp, (size_t)f->sl[s].len);
+					free(tmp);
+				}
+			}
+		}
+	}
+	evbuffer_add(out, w->buf, w->len);
+	free(fp);
+	return out;
+}
+
+static void
+pfetch_free(struct pfetch *pf)
+{
+	if (pf->prev)
+		pf->prev->next = pf->next;
+	else
+		parked = pf->next;
+	if (pf->next)
+		pf->next->prev = pf->prev;
+	if (pf->timer)
+		event_free(pf->timer);
+	kq_arena_free(&pf->arena);
+	free(pf->body);
+	free(pf);
+}
+
+static bool
+pfetch_try(struct pfetch *pf, bool force)
+{
+	struct evbuffer *out = fetch_eval(pf->version, &pf->m, force);
+
+	if (!out)
+		return false;
+	slot_finish_evbuf(pf->slot, pf->corr, out);
+	pfetch_free(pf);
+	return true;
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	pfetch_try(arg, true);
+}
+
+static void
+wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pfetch *pf, *next;
+
+	for (pf = parked; pf; pf = next) {
+		next = pf->next;
+		pfetch_try(pf, false);
+	}
+}
+
+void
+waiters_init(struct event_base *base)
+{
+	ev_base = base;
+	wake_ev = event_new(base, -1, 0, wake_cb, NULL);
+	if (!wake_ev)
+		kq_fatalx("event_new failed");
+}
+
+void
+fetch_waiters_wake(void)
+{
+	/* Deferred: many HW moves in one loop turn cost one pass over the parked fetches. */
+	if (wake_ev && parked && !event_pending(wake_ev, EV_READ, NULL))
+		event_active(wake_ev, EV_READ, 0);
+}
+
+void
+fetch_waiters_drop_conn(struct conn *conn)
+{
+	struct pfetch *pf, *next;
+
+	for (pf = parked; pf; pf = next) {
+		next = pf->next;
+		if (pf->conn != conn)
+			continue;
+		slot_drop(pf->slot);
+		pfetch_free(pf);
+	}
+}
+
+int
+h_fetch(struct req *rq)
+{
+	struct kq_FetchRequest m;
+	struct evbuffer *out;
+	struct pfetch *pf;
+	struct timeval tv;
+	int32_t wait;
+	const unsigned char *body = rq->body.p;
+	size_t body_len = kq_rd_left(&rq->body);
+
+	if (kq_FetchRequest_decode(&rq->body, rq->version, rq->arena, &m))
+		return -1;
+	wait = m.MaxWaitMs < 0 ? 0 : KQ_MIN(m.MaxWaitMs, MAX_WAIT_CAP_MS);
+	out = fetch_eval(rq->version, &m, wait == 0);
+	if (out) {
+		slot_finish_evbuf(slot_new(rq->conn), rq->corr, out);
+		return 0;
+	}
+	/* Park: keep a private copy of the body, since the frame is about to be drained. */
+	pf = kq_xcalloc(1, sizeof(*pf));
+	pf->conn = rq->conn;
+	pf->slot = slot_new(rq->conn);
+	pf->corr = rq->corr;
+	pf->version = rq->version;
+	pf->body_len = body_len;
+	pf->body = kq_xmalloc(body_len ? body_len : 1);
+	memcpy(pf->body, body, body_len);
+	{
+		struct kq_rd r;
+
+		kq_rd_init(&r, pf->body, pf->body_len);
+		if (kq_FetchRequest_decode(&r, rq->version, &pf->arena, &pf->m))
+			kq_fatalx("fetch request decoded once but not twice");
+	}
+	pf->next = parked;
+	if (parked)
+		parked->prev = pf;
+	parked = pf;
+	pf->timer = evtimer_new(ev_base, timer_cb, pf);
+	if (!pf->timer)
+		kq_fatalx("evtimer_new failed");
+	tv.tv_sec = wait / 1000;
+	tv.tv_usec = (wait % 1000) * 1000;
+	evtimer_add(pf->timer, &tv);
+	return 0;
+}

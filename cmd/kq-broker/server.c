@@ -1,0 +1,412 @@
+/*
+ * server.c - the listener, per-connection framing and response ordering.
+ *
+ * Each request reserves a slot in its connection's queue when it is read;
+ * slots leave in that order however late they are filled (long-poll fetch,
+ * produce waiting for fsync).  A connection stops being read while its
+ * output is large or too many responses are pending, so a slow client costs
+ * bounded memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/listener.h>
+
+#include "broker.h"
+
+#define OUT_HIGH (64u * 1024 * 1024)	/* stop reading above this much queued output */
+#define OUT_LOW (16u * 1024 * 1024)	/* write callback (resume) at or below this */
+#define MAX_PENDING 1024		/* responses not yet written */
+
+struct conn {
+	struct bufferevent *bev;
+	struct slot *head, *tail;
+	int npending;		/* slots not yet moved to the output */
+	bool dead;		/* socket closed; freed when npending hits 0 */
+	bool failed;		/* close after the current frame */
+	bool paused;
+	bool in_read;
+	char peer[96];
+	struct conn *prev, *next;
+};
+
+static struct evconnlistener *listener;
+static struct conn *conns;
+static int nconns;
+
+const char *
+conn_peer(const struct conn *conn)
+{
+	return conn->peer;
+}
+
+static void
+conn_unlink(struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	nconns--;
+}
+
+static void
+conn_maybe_free(struct conn *c)
+{
+	if (c->dead && c->npending == 0 && !c->in_read)
+		free(c);
+}
+
+static void
+conn_close(struct conn *c)
+{
+	struct slot *s;
+
+	if (c->dead)
+		return;
+	kq_log_debug("closing connection from %s", c->peer);
+	c->dead = true;
+	conn_unlink(c);
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	/* Ready slots can never be sent now; waiting ones are freed as they finish. */
+	while (c->head && c->head->ready) {
+		s = c->head;
+		c->head = s->next;
+		evbuffer_free(s->buf);
+		free(s);
+		c->npending--;
+	}
+	if (!c->head)
+		c->tail = NULL;
+	fetch_waiters_drop_conn(c);
+	conn_maybe_free(c);
+}
+
+void
+conn_fail(struct conn *conn)
+{
+	conn->failed = true;
+}
+
+static bool
+over_limits(struct conn *c)
+{
+	return evbuffer_get_length(bufferevent_get_output(c->bev)) > OUT_HIGH ||
+	       c->npending >= MAX_PENDING;
+}
+
+/*
+ * Frames may already sit in the input buffer, so ask for a read callback;
+ * deferred, so that no request is dispatched from inside another's answer.
+ */
+static void
+conn_resume(struct conn *c)
+{
+	c->paused = false;
+	bufferevent_enable(c->bev, EV_READ);
+	bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+conn_send_ready(struct conn *c)
+{
+	struct evbuffer *out;
+
+	if (c->dead) {
+		/* Drop finished slots at the head; the rest are freed as they finish. */
+		while (c->head && c->head->ready) {
+			struct slot *s = c->head;
+
+			c->head = s->next;
+			evbuffer_free(s->buf);
+			free(s);
+			c->npending--;
+		}
+		if (!c->head)
+			c->tail = NULL;
+		conn_maybe_free(c);
+		return;
+	}
+	out = bufferevent_get_output(c->bev);
+	while (c->head && c->head->ready) {
+		struct slot *s = c->head;
+
+		c->head = s->next;
+		evbuffer_add_buffer(out, s->buf);
+		evbuffer_free(s->buf);
+		free(s);
+		c->npending--;
+	}
+	if (!c->head)
+		c->tail = NULL;
+	if (c->paused && !over_limits(c))
+		conn_resume(c);
+}
+
+void
+slot_drop(struct slot *s)
+{
+	struct conn *c = s->conn;
+	struct slot **pp, *prev = NULL;
+
+	for (pp = &c->head; *pp; prev = *pp, pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			if (c->tail == s)
+				c->tail = prev;
+			break;
+		}
+	if (s->buf)
+		evbuffer_free(s->buf);
+	free(s);
+	c->npending--;
+}
+
+struct slot *
+slot_new(struct conn *conn)
+{
+	struct slot *s = kq_xcalloc(1, sizeof(*s));
+
+	s->conn = conn;
+	if (conn->tail)
+		conn->tail->next = s;
+	else
+		conn->head = s;
+	conn->tail = s;
+	conn->npending++;
+	return s;
+}
+
+void
+slot_finish_evbuf(struct slot *s, int32_t corr, struct evbuffer *body)
+{
+	unsigned char hdr[8];
+	size_t n = evbuffer_get_length(body);
+
+	kq_put32(hdr, (uint32_t)(n + 4));
+	kq_put32(hdr + 4, (uint32_t)corr);
+	evbuffer_prepend(body, hdr, sizeof(hdr));
+	s->buf = body;
+	s->ready = true;
+	conn_send_ready(s->conn);
+}
+
+void
+slot_finish(struct slot *s, int32_t corr, const void *body, size_t n)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (!b)
+		kq_fatalx("out of memory");
+	evbuffer_add(b, body, n);
+	slot_finish_evbuf(s, corr, b);
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (c->in_read)
+		return;
+	c->in_read = true;
+	while (!c->dead) {
+		unsigned char szb[4];
+		size_t avail = evbuffer_get_length(in);
+		int32_t size;
+		unsigned char *p;
+
+		if (over_limits(c)) {
+			c->paused = true;
+			bufferevent_disable(bev, EV_READ);
+			break;
+		}
+		if (avail < 4)
+			break;
+		evbuffer_copyout(in, szb, 4);
+		size = (int32_t)kq_be32(szb);
+		if (size < 8 || size > cfg.socket_request_max_bytes) {
+			kq_log_info("%s: bad frame size %d; closing", c->peer, size);
+			conn_close(c);
+			break;
+		}
+		if (avail < (size_t)size + 4)
+			break;
+		p = evbuffer_pullup(in, (ssize_t)size + 4);
+		if (!p) {
+			kq_log_warnx("%s: out of memory for a %d-byte frame", c->peer, size);
+			conn_close(c);
+			break;
+		}
+		api_dispatch(c, p + 4, (size_t)size);
+		if (c->dead)
+			break;
+		evbuffer_drain(in, (size_t)size + 4);
+		if (c->failed) {
+			conn_close(c);
+			break;
+		}
+	}
+	c->in_read = false;
+	flush_kick();
+	conn_maybe_free(c);
+}
+
+static void
+conn_write(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->paused && !over_limits(c))
+		conn_resume(c);
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_ERROR)
+		kq_log_debug("%s: connection error: %s", c->peer,
+			     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_close(c);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+	  void *arg)
+{
+	struct conn *c;
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	int one = 1;
+
+	if (nconns >= cfg.max_connections) {
+		kq_log_warnx("too many connections (%d); refusing one", nconns);
+		evutil_closesocket(fd);
+		return;
+	}
+	c = kq_xcalloc(1, sizeof(*c));
+	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(c->peer, sizeof(c->peer), "%.64s:%.16s", host, serv);
+	else
+		snprintf(c->peer, sizeof(c->peer), "?");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->next = conns;
+	if (conns)
+		conns->prev = c;
+	conns = c;
+	nconns++;
+	kq_log_debug("connection from %s", c->peer);
+}
+
+static void
+accept_error(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: log and keep listening; libevent retries. */
+	kq_log_warn("accept");
+}
+
+int
+server_listen(struct event_base *base, const char *host, int port, int *real_port,
+	      char *errbuf, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	char pbuf[16];
+	int fd = -1, rc, one = 1;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(pbuf, sizeof(pbuf), "%d", port);
+	rc = getaddrinfo(host, pbuf, &hints, &res);
+	if (rc != 0) {
+		snprintf(errbuf, errlen, "%s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+			break;
+		snprintf(errbuf, errlen, "listen on %s:%d: %s", host, port, strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		if (!ai && errbuf[0] == '\0')
+			snprintf(errbuf, errlen, "listen on %s:%d: no usable address", host, port);
+		return -1;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			*real_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else
+			*real_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		*real_port = port;
+	}
+	listener = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	if (!listener) {
+		snprintf(errbuf, errlen, "evconnlistener_new failed");
+		close(fd);
+		return -1;
+	}
+	evconnlistener_set_error_cb(listener, accept_error);
+	return 0;
+}
+
+void
+server_stop_accepting(void)
+{
+	if (listener) {
+		evconnlistener_free(listener);
+		listener = NULL;
+	}
+}
+
+/* Shutdown: push what is ready, then close every connection. */
+void
+server_close_all(void)
+{
+	while (conns) {
+		struct conn *c = conns;
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+		int fd = bufferevent_getfd(c->bev);
+
+		/* Best effort, non-blocking: whatever the socket takes now. */
+		while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+			;
+		conn_close(c);
+	}
+}
