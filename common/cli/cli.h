@@ -1,0 +1,133 @@
+/*
+ * cli.h - what every kq command-line tool shares (CLI.md section 1):
+ * diagnostics in the `PROG: message` form, exit codes, and the parsers for
+ * option values (integers, durations, sizes, escapes, timestamps, brokers).
+ *
+ * Unlike the rest of common/, the diagnostic functions here print to stderr
+ * and some exit: that is their whole job.  The parsers never print; they
+ * return 0 or -1 and leave *out untouched on failure, so the caller can name
+ * the option in its usage error.
+ *
+ * Thread rules: kq_cli_init() once from main() before threads start; the
+ * rest may be called from any thread (stderr lines are written with a single
+ * write each, so they do not interleave).
+ */
+#ifndef KQ_CLI_H
+#define KQ_CLI_H
+
+#include "../base/base.h"
+
+/* Exit status, the same for every tool (CLI.md section 1). */
+enum {
+	KQ_EXIT_OK = 0,
+	KQ_EXIT_FAIL = 1,
+	KQ_EXIT_USAGE = 2,
+	KQ_EXIT_NOTFOUND = 3,
+	KQ_EXIT_CONFLICT = 4,
+	KQ_EXIT_BADINPUT = 5,
+	KQ_EXIT_UNAVAILABLE = 6,
+	KQ_EXIT_DENIED = 7,
+};
+
+/*
+ * Remember the program name (basename of progname is NOT taken: pass
+ * "kq-topics") and ignore SIGPIPE, so EPIPE on stdout is an ordinary write
+ * error the tool can treat as "the reader is done".
+ */
+void kq_cli_init(const char *progname);
+/* The name given to kq_cli_init ("kq" before it is called). */
+const char *kq_cli_progname(void);
+
+/*
+ * Verbosity: -1 quiet (-q: kq_warn and kq_note are dropped, errors stay),
+ * 0 default, 1 for -v (kq_debug prints), 2 for -vv (protocol detail).
+ */
+extern int kq_cli_verbosity;
+
+/*
+ * Diagnostics, one line each on stderr (a trailing newline is added; do
+ * not end fmt with one, nor with a period):
+ *   kq_error      "PROG: msg"            an error; the caller goes on or exits
+ *   kq_die        "PROG: msg", exit(status)
+ *   kq_die_errno  "PROG: msg: strerror(errno)", exit(status)
+ *   kq_warn       "PROG: warning: msg"   (suppressed by -q)
+ *   kq_warn_errno "PROG: warning: msg: strerror(errno)"
+ *   kq_note       "PROG: msg"            informational (suppressed by -q)
+ *   kq_debug      "PROG: debug: msg"     only with -v
+ * The *_errno variants read errno before doing anything else.
+ */
+KQ_PRINTF(1, 2) void kq_error(const char *fmt, ...);
+KQ_PRINTF(2, 3) KQ_NORETURN void kq_die(int status, const char *fmt, ...);
+KQ_PRINTF(2, 3) KQ_NORETURN void kq_die_errno(int status, const char *fmt, ...);
+KQ_PRINTF(1, 2) void kq_warn(const char *fmt, ...);
+KQ_PRINTF(1, 2) void kq_warn_errno(const char *fmt, ...);
+KQ_PRINTF(1, 2) void kq_note(const char *fmt, ...);
+KQ_PRINTF(1, 2) void kq_debug(const char *fmt, ...);
+
+/*
+ * Usage error: "PROG: msg" and "Try 'PROG --help'." on stderr, exit 2.
+ */
+KQ_PRINTF(1, 2) KQ_NORETURN void kq_usage_error(const char *fmt, ...);
+
+/* -V/--version: "PROG (kq) 0.1.0" on stdout, exit 0 (1 if stdout fails). */
+KQ_NORETURN void kq_cli_version(void);
+
+/*
+ * Flush stdout and exit with status; a write error other than EPIPE turns
+ * status 0 into 1 with "PROG: write error: ..." (EPIPE is the reader being
+ * done and stays quiet and successful, CLI.md section 1).
+ */
+KQ_NORETURN void kq_cli_exit(int status);
+
+/* ---- value parsers: 0 on success, -1 on a bad value (nothing printed) ---- */
+
+/* Decimal integer (optional sign) within [min, max]. */
+int kq_cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/*
+ * Duration with units, summed: "250ms", "10s", "5m", "2h", "7d", "1h30m",
+ * "1.5s" (a fraction is allowed per part).  A unit is required except for a
+ * bare "0".  Result in ms, >= 0, capped at about 292 million years.
+ */
+int kq_cli_parse_duration_ms(const char *s, int64_t *ms);
+
+/*
+ * Size: "512", "64KiB", "1MiB", "1GiB", "1KB", "1MB", "1GB", "10B"; units
+ * are case-insensitive (K/KB = 1000, KiB = 1024).  Result >= 0, no overflow.
+ */
+int kq_cli_parse_size(const char *s, int64_t *bytes);
+
+/*
+ * Delimiter escapes: \n \r \t \0 \\ \xNN (exactly two hex digits); other
+ * bytes are copied.  Appends to out (which may then hold NUL bytes; len is
+ * the length).  -1 for an unknown escape or a lone trailing backslash, with
+ * out->len restored.  kq_cli_unescape is the same function by another name.
+ */
+int kq_cli_parse_escapes(const char *s, struct kq_buf *out);
+int kq_cli_unescape(const char *s, struct kq_buf *out);
+
+/*
+ * Timestamp to Unix ms (CLI.md section 1), tried in this order: "now"; 13
+ * digits = Unix ms; 10 digits = Unix s; YYYY-MM-DD (midnight UTC); RFC 3339
+ * "YYYY-MM-DDTHH:MM:SS[.frac][Z|+HH:MM|-HH:MM]" ('t', ' ' also separate,
+ * 'z' also allowed; no zone = UTC); "-DUR"/"+DUR" relative to now_ms.
+ * s need not be NUL-terminated: n bytes are parsed.
+ */
+int kq_cli_parse_time_ms(const char *s, size_t n, int64_t now_ms, int64_t *ms);
+
+/* Unix ms as "2024-05-01T12:00:00.123Z" into buf (at least 32 bytes). */
+void kq_cli_fmt_time(int64_t ms, char *buf, size_t len);
+
+/*
+ * The bootstrap list: flag if non-NULL, else $KQ_BROKERS if set and not
+ * empty, else "localhost:9092".  Never NULL; not a copy.
+ */
+const char *kq_cli_brokers(const char *flag);
+
+/*
+ * Callback for kq_client_set_warn (common/net/client.h) that reports
+ * through kq_warn; arg is unused.
+ */
+void kq_cli_client_warn(void *arg, const char *msg);
+
+#endif
