@@ -71,6 +71,14 @@ const char *kq_conn_name(const struct kq_conn *conn);	/* "host:port" */
 int32_t kq_conn_node(const struct kq_conn *conn);	/* node id, -1 bootstrap */
 const char *kq_conn_errstr(const struct kq_conn *conn);	/* last error text, or "" */
 bool kq_conn_broken(const struct kq_conn *conn);
+/*
+ * Mark conn broken with err (e.g. after giving up on a response you will
+ * not wait for: its answer would arrive out of turn).  kq_client replaces a
+ * broken connection on the next *_conn call.
+ */
+void kq_conn_fail(struct kq_conn *conn, int err);
+/* Record which broker conn talks to (kq_client does this). */
+void kq_conn_set_node(struct kq_conn *conn, int32_t node);
 /* Requests sent or queued whose responses have not been received yet. */
 int kq_conn_inflight(const struct kq_conn *conn);
 /* Encoded bytes not yet written to the socket. */
@@ -250,7 +258,8 @@ struct kq_lo_req {
 
 /*
  * Answer n queries (ListOffsets v1..v5), one request per leader,
- * pipelined across the leaders.  Leaders come from the cached metadata
+ * pipelined across the leaders; the leaders' connections must have nothing
+ * else in flight (else those queries fail with KQ_ERR_INVALID).  Leaders come from the cached metadata
  * (fetched for missing topics).  Returns 0 when every query has its own
  * err/offset filled in, or a local error when nothing could be asked.
  */
