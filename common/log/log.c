@@ -1,0 +1,1483 @@
+/*
+ * log.c - segments, sparse indexes, append, read, recovery and the
+ * leader-epoch cache of one partition log.
+ *
+ * Indexes are kept in memory (sorted arrays searched with bsearch) and
+ * appended to their files with pwrite; nothing is mmapped or preallocated,
+ * so there is never a zero-filled tail to trim.  Only the active segment
+ * keeps its index files open; older segments keep just the .log descriptor,
+ * which fetch slices point at.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "../proto/proto.h"
+
+#define HDR KQ_BATCH_HEADER_SIZE
+#define OVERHEAD KQ_BATCH_LOG_OVERHEAD
+#define BATCH_CAP ((int64_t)1 << 30)	/* no sane batch is larger */
+#define SCAN_CHUNK (1 << 20)
+#define EPOCH_FILE "leader-epoch-checkpoint"
+#define EPOCH_MAX 100000		/* entries read from a checkpoint */
+
+struct idx_ent {
+	int64_t off;		/* absolute last offset of the batch */
+	int64_t pos;
+};
+
+struct tidx_ent {
+	int64_t ts;
+	int64_t off;		/* absolute */
+};
+
+struct seg {
+	int64_t base;
+	int64_t size;		/* bytes of whole batches */
+	int64_t next;		/* offset after the last batch (base if empty) */
+	int64_t max_ts;		/* -1 if no batch */
+	int64_t max_ts_off;	/* last offset of the batch holding max_ts */
+	int64_t created_ms;
+	int64_t since_idx;	/* bytes appended since the last index entry */
+	bool synced;		/* everything in .log is fsynced */
+	int fd;
+	int idx_fd, tidx_fd;	/* -1 unless active */
+	struct idx_ent *idx;
+	size_t nidx, cidx;
+	struct tidx_ent *tidx;
+	size_t ntidx, ctidx;
+};
+
+struct epoch_ent {
+	int32_t epoch;
+	int64_t start;
+};
+
+struct kq_log {
+	char *dir;
+	struct kq_log_config cfg;
+	struct seg **segs;
+	size_t nseg, cseg;
+	int64_t start, flushed;
+	struct epoch_ent *ep;
+	size_t nep, cep;
+	/* Sequential fetches resume where the previous one stopped. */
+	int64_t cache_off, cache_pos, cache_base;
+};
+
+void
+kq_log_config_default(struct kq_log_config *cfg)
+{
+	cfg->segment_bytes = (int64_t)1 << 30;
+	cfg->segment_ms = 7LL * 24 * 3600 * 1000;
+	cfg->index_interval_bytes = 4096;
+	cfg->segment_index_bytes = 10 << 20;
+	cfg->max_message_bytes = 1048588;
+	cfg->flush_mode = KQ_FLUSH_ACK;
+}
+
+static struct seg *
+active(const struct kq_log *log)
+{
+	return log->segs[log->nseg - 1];
+}
+
+static char *
+seg_path(const struct kq_log *log, int64_t base, const char *ext)
+{
+	return kq_xasprintf("%s/%020" PRId64 ".%s", log->dir, base, ext);
+}
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd, rc;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return KQ_ERR_IO;
+	rc = kq_io.fsync(fd);
+	close(fd);
+	return rc < 0 ? KQ_ERR_IO : 0;
+}
+
+/* pread exactly n bytes; false on error or end of file. */
+static bool
+pread_full(int fd, void *p, size_t n, int64_t pos)
+{
+	unsigned char *q = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(fd, q, n, (off_t)pos);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		q += r;
+		n -= (size_t)r;
+		pos += r;
+	}
+	return true;
+}
+
+static int
+write_full(int fd, const void *p, size_t n, int64_t pos)
+{
+	ssize_t w;
+
+	w = kq_io.pwrite(fd, p, n, (off_t)pos);
+	if (w < 0)
+		return KQ_ERR_IO;
+	if ((size_t)w != n) {
+		errno = ENOSPC;
+		return KQ_ERR_IO;
+	}
+	return 0;
+}
+
+/* ---- indexes ---- */
+
+static size_t
+idx_max(const struct kq_log *log)
+{
+	int32_t b = log->cfg.segment_index_bytes;
+
+	return b < 8 ? 1 : (size_t)b / 8;
+}
+
+static void
+idx_push(struct seg *s, int64_t off, int64_t pos)
+{
+	if (s->nidx == s->cidx) {
+		s->cidx = s->cidx ? s->cidx * 2 : 64;
+		s->idx = kq_xrealloc(s->idx, s->cidx * sizeof(*s->idx));
+	}
+	s->idx[s->nidx++] = (struct idx_ent){ off, pos };
+}
+
+static void
+tidx_push(struct seg *s, int64_t ts, int64_t off)
+{
+	if (s->ntidx == s->ctidx) {
+		s->ctidx = s->ctidx ? s->ctidx * 2 : 64;
+		s->tidx = kq_xrealloc(s->tidx, s->ctidx * sizeof(*s->tidx));
+	}
+	s->tidx[s->ntidx++] = (struct tidx_ent){ ts, off };
+}
+
+/*
+ * Account one batch (at pos, last offset last, max timestamp ts) in the
+ * in-memory indexes, Kafka's way: an entry is added before the batch when
+ * more than index_interval_bytes were appended since the previous one.
+ * Returns true if entries were added.
+ */
+static bool
+idx_account(struct kq_log *log, struct seg *s, int64_t pos, int64_t size, int64_t last,
+	    int64_t ts)
+{
+	bool added = false;
+
+	if (ts > s->max_ts) {
+		s->max_ts = ts;
+		s->max_ts_off = last;
+	}
+	if (s->since_idx > log->cfg.index_interval_bytes && s->nidx < idx_max(log)) {
+		idx_push(s, last, pos);
+		if (s->max_ts >= 0 && (s->ntidx == 0 || s->max_ts > s->tidx[s->ntidx - 1].ts))
+			tidx_push(s, s->max_ts, s->max_ts_off);
+		s->since_idx = 0;
+		added = true;
+	}
+	s->since_idx += size;
+	return added;
+}
+
+static void
+enc_idx(unsigned char *p, const struct seg *s, const struct idx_ent *e)
+{
+	kq_put32(p, (uint32_t)(e->off - s->base));
+	kq_put32(p + 4, (uint32_t)e->pos);
+}
+
+static void
+enc_tidx(unsigned char *p, const struct seg *s, const struct tidx_ent *e)
+{
+	kq_put64(p, (uint64_t)e->ts);
+	kq_put32(p + 8, (uint32_t)(e->off - s->base));
+}
+
+/* Write index entries [from_i, nidx) and [from_t, ntidx) to the open files. */
+static int
+idx_flush(struct seg *s, size_t from_i, size_t from_t)
+{
+	unsigned char *buf;
+	size_t i, n;
+	int rc = 0;
+
+	if (s->idx_fd < 0 || s->tidx_fd < 0)
+		return 0;
+	n = s->nidx - from_i;
+	if (n > 0) {
+		buf = kq_xmalloc(n * 8);
+		for (i = 0; i < n; i++)
+			enc_idx(buf + i * 8, s, &s->idx[from_i + i]);
+		rc = write_full(s->idx_fd, buf, n * 8, (int64_t)from_i * 8);
+		free(buf);
+		if (rc < 0)
+			return rc;
+	}
+	n = s->ntidx - from_t;
+	if (n > 0) {
+		buf = kq_xmalloc(n * 12);
+		for (i = 0; i < n; i++)
+			enc_tidx(buf + i * 12, s, &s->tidx[from_t + i]);
+		rc = write_full(s->tidx_fd, buf, n * 12, (int64_t)from_t * 12);
+		free(buf);
+	}
+	return rc;
+}
+
+/* Rewrite both index files from memory (after a rebuild or truncation). */
+static int
+idx_rewrite(struct kq_log *log, struct seg *s)
+{
+	char *p;
+	int fd, tfd, rc;
+
+	if (s->idx_fd >= 0)
+		return ftruncate(s->idx_fd, 0) < 0 || ftruncate(s->tidx_fd, 0) < 0 ?
+			       KQ_ERR_IO : idx_flush(s, 0, 0);
+	p = seg_path(log, s->base, "index");
+	fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	free(p);
+	p = seg_path(log, s->base, "timeindex");
+	tfd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	free(p);
+	if (fd < 0 || tfd < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (tfd >= 0)
+			close(tfd);
+		return KQ_ERR_IO;
+	}
+	s->idx_fd = fd;
+	s->tidx_fd = tfd;
+	rc = idx_flush(s, 0, 0);
+	close(fd);
+	close(tfd);
+	s->idx_fd = s->tidx_fd = -1;
+	return rc;
+}
+
+/*
+ * Load a segment's index files, keeping the valid prefix: entries must
+ * grow, stay inside the segment and point below size.  A missing file gives
+ * false so that the caller rebuilds it.
+ */
+static bool
+idx_load(struct kq_log *log, struct seg *s)
+{
+	unsigned char *buf;
+	struct stat st;
+	char *p;
+	int fd;
+	size_t n, i;
+	int64_t off, pos, ts;
+	bool ok = true;
+
+	p = seg_path(log, s->base, "index");
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && st.st_size >= 8 && st.st_size <= ((int64_t)1 << 31)) {
+		n = (size_t)st.st_size / 8;
+		buf = kq_xmalloc(n * 8);
+		if (pread_full(fd, buf, n * 8, 0)) {
+			for (i = 0; i < n; i++) {
+				off = s->base + (int32_t)kq_be32(buf + i * 8);
+				pos = (int32_t)kq_be32(buf + i * 8 + 4);
+				if (off < s->base || pos < 0 || pos + HDR > s->size)
+					break;
+				if (s->nidx && (off <= s->idx[s->nidx - 1].off ||
+						pos <= s->idx[s->nidx - 1].pos))
+					break;
+				idx_push(s, off, pos);
+			}
+		}
+		free(buf);
+	}
+	close(fd);
+
+	p = seg_path(log, s->base, "timeindex");
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && st.st_size >= 12 && st.st_size <= ((int64_t)1 << 31)) {
+		n = (size_t)st.st_size / 12;
+		buf = kq_xmalloc(n * 12);
+		if (pread_full(fd, buf, n * 12, 0)) {
+			for (i = 0; i < n; i++) {
+				ts = (int64_t)kq_be64(buf + i * 12);
+				off = s->base + (int32_t)kq_be32(buf + i * 12 + 8);
+				if (off < s->base)
+					break;
+				if (s->ntidx && (ts <= s->tidx[s->ntidx - 1].ts ||
+						 off < s->tidx[s->ntidx - 1].off))
+					break;
+				tidx_push(s, ts, off);
+			}
+		}
+		free(buf);
+	}
+	close(fd);
+	if (s->ntidx) {
+		s->max_ts = s->tidx[s->ntidx - 1].ts;
+		s->max_ts_off = s->tidx[s->ntidx - 1].off;
+	}
+	return ok;
+}
+
+/* Drop index entries at or after byte pos, or past offset next. */
+static void
+idx_cut(struct seg *s, int64_t pos, int64_t next)
+{
+	while (s->nidx && (s->idx[s->nidx - 1].pos >= pos || s->idx[s->nidx - 1].off >= next))
+		s->nidx--;
+	while (s->ntidx && s->tidx[s->ntidx - 1].off >= next)
+		s->ntidx--;
+	s->max_ts = s->ntidx ? s->tidx[s->ntidx - 1].ts : -1;
+	s->max_ts_off = s->ntidx ? s->tidx[s->ntidx - 1].off : -1;
+	s->since_idx = s->size - (s->nidx ? s->idx[s->nidx - 1].pos : 0);
+}
+
+/* Last index entry whose offset < target: the scan for target starts there. */
+static int64_t
+idx_lookup(const struct seg *s, int64_t target)
+{
+	size_t lo = 0, hi = s->nidx, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->idx[mid].off < target)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? s->idx[lo - 1].pos : 0;
+}
+
+/* ---- segments ---- */
+
+static void
+seg_close_idx(struct seg *s)
+{
+	if (s->idx_fd >= 0)
+		close(s->idx_fd);
+	if (s->tidx_fd >= 0)
+		close(s->tidx_fd);
+	s->idx_fd = s->tidx_fd = -1;
+}
+
+static void
+seg_free(struct seg *s)
+{
+	seg_close_idx(s);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->idx);
+	free(s->tidx);
+	free(s);
+}
+
+static void
+seg_unlink(struct kq_log *log, struct seg *s)
+{
+	static const char *const ext[] = { "log", "index", "timeindex" };
+	char *p;
+	size_t i;
+
+	for (i = 0; i < KQ_ARRAY_LEN(ext); i++) {
+		p = seg_path(log, s->base, ext[i]);
+		unlink(p);
+		free(p);
+	}
+}
+
+static int
+seg_open_idx(struct kq_log *log, struct seg *s, bool trunc)
+{
+	int fl = O_RDWR | O_CREAT | O_CLOEXEC | (trunc ? O_TRUNC : 0);
+	char *p;
+
+	if (s->idx_fd >= 0)
+		return 0;
+	p = seg_path(log, s->base, "index");
+	s->idx_fd = open(p, fl, 0644);
+	free(p);
+	p = seg_path(log, s->base, "timeindex");
+	s->tidx_fd = open(p, fl, 0644);
+	free(p);
+	if (s->idx_fd < 0 || s->tidx_fd < 0) {
+		seg_close_idx(s);
+		return KQ_ERR_IO;
+	}
+	return 0;
+}
+
+static struct seg *
+seg_new(int64_t base)
+{
+	struct seg *s = kq_xcalloc(1, sizeof(*s));
+
+	s->base = s->next = base;
+	s->max_ts = -1;
+	s->fd = s->idx_fd = s->tidx_fd = -1;
+	return s;
+}
+
+static void
+segs_push(struct kq_log *log, struct seg *s)
+{
+	if (log->nseg == log->cseg) {
+		log->cseg = log->cseg ? log->cseg * 2 : 8;
+		log->segs = kq_xrealloc(log->segs, log->cseg * sizeof(*log->segs));
+	}
+	log->segs[log->nseg++] = s;
+}
+
+/* Create a fresh empty segment at base and make it active. */
+static int
+seg_create(struct kq_log *log, int64_t base)
+{
+	struct seg *s = seg_new(base);
+	char *p;
+
+	p = seg_path(log, base, "log");
+	s->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	free(p);
+	if (s->fd < 0 || seg_open_idx(log, s, true) < 0) {
+		seg_free(s);
+		return KQ_ERR_IO;
+	}
+	s->created_ms = kq_now_ms();
+	s->synced = true;
+	segs_push(log, s);
+	if (log->cfg.flush_mode == KQ_FLUSH_ACK)
+		(void)fsync_dir(log->dir);
+	return 0;
+}
+
+/* Like Kafka, a segment going inactive records its max timestamp. */
+static void
+seg_final_tidx(struct seg *s)
+{
+	if (s->max_ts >= 0 && (s->ntidx == 0 || s->max_ts > s->tidx[s->ntidx - 1].ts)) {
+		tidx_push(s, s->max_ts, s->max_ts_off);
+		(void)idx_flush(s, s->nidx, s->ntidx - 1);
+	}
+}
+
+/* Seal the active segment: fsync it (ack mode) and close its index files. */
+static int
+seg_seal(struct kq_log *log, struct seg *s)
+{
+	if (log->cfg.flush_mode == KQ_FLUSH_ACK && !s->synced) {
+		if (kq_io.fsync(s->fd) < 0)
+			return KQ_ERR_IO;
+		s->synced = true;
+		if (s->next > log->flushed)
+			log->flushed = s->next;
+	}
+	seg_final_tidx(s);
+	if (s->idx_fd >= 0 && log->cfg.flush_mode == KQ_FLUSH_ACK) {
+		(void)kq_io.fsync(s->idx_fd);
+		(void)kq_io.fsync(s->tidx_fd);
+	}
+	seg_close_idx(s);
+	return 0;
+}
+
+static int
+roll(struct kq_log *log)
+{
+	struct seg *s = active(log);
+	int rc;
+
+	if (s->size == 0)
+		return 0;
+	rc = seg_seal(log, s);
+	if (rc < 0)
+		return rc;
+	rc = seg_create(log, s->next);
+	if (rc < 0) {
+		seg_open_idx(log, s, false);
+		return rc;
+	}
+	return 0;
+}
+
+/* ---- batch headers ---- */
+
+struct bh {
+	int64_t base, last, size, max_ts;
+	int32_t epoch;
+};
+
+/* Sanity of a header already in memory (n >= HDR bytes available). */
+static bool
+bh_parse(const unsigned char *p, struct bh *h)
+{
+	int32_t len = (int32_t)kq_be32(p + KQ_BATCH_OFF_LENGTH);
+	int32_t delta = (int32_t)kq_be32(p + KQ_BATCH_OFF_LAST_OFFSET_DELTA);
+
+	if (len < HDR - OVERHEAD || len > BATCH_CAP || p[KQ_BATCH_OFF_MAGIC] != 2 || delta < 0)
+		return false;
+	h->base = (int64_t)kq_be64(p + KQ_BATCH_OFF_BASE_OFFSET);
+	if (h->base < 0 || h->base > INT64_MAX - delta - 1)
+		return false;
+	h->last = h->base + delta;
+	h->size = (int64_t)len + OVERHEAD;
+	h->max_ts = (int64_t)kq_be64(p + KQ_BATCH_OFF_MAX_TIMESTAMP);
+	h->epoch = (int32_t)kq_be32(p + KQ_BATCH_OFF_LEADER_EPOCH);
+	return true;
+}
+
+static bool
+bh_read(const struct seg *s, int64_t pos, struct bh *h)
+{
+	unsigned char p[HDR];
+
+	if (pos + HDR > s->size || !pread_full(s->fd, p, HDR, pos))
+		return false;
+	return bh_parse(p, h) && pos + h->size <= s->size;
+}
+
+/*
+ * Walk the batches of s from byte pos (where offset next is expected),
+ * adding index entries, checking CRCs if verify.  Stops at the end or the
+ * first bad or partial batch; returns the byte position where valid data
+ * ends and updates s->next.
+ */
+static int64_t
+seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool verify)
+{
+	unsigned char *buf = NULL;
+	size_t cap = 0, need;
+	int64_t wpos = 0, wlen = 0;	/* buffered window of the file */
+	struct bh h;
+	ssize_t r;
+
+	for (;;) {
+		/* Make [pos, pos+HDR) and then the whole batch available. */
+		need = HDR;
+		for (int pass = 0; pass < 2; pass++) {
+			if (pos + (int64_t)need > file_size)
+				goto done;
+			if (pos < wpos || pos + (int64_t)need > wpos + wlen) {
+				size_t want = KQ_MAX(need, (size_t)SCAN_CHUNK);
+
+				if ((int64_t)want > file_size - pos)
+					want = (size_t)(file_size - pos);
+				if (want > cap) {
+					cap = want;
+					buf = kq_xrealloc(buf, cap);
+				}
+				r = pread(s->fd, buf, want, (off_t)pos);
+				if (r < (ssize_t)need)
+					goto done;
+				wpos = pos;
+				wlen = r;
+			}
+			if (pass == 0) {
+				if (!bh_parse(buf + (pos - wpos), &h) || h.base < s->next ||
+				    h.last - s->base > INT32_MAX)
+					goto done;
+				if (!verify)
+					break;
+				if (pos + h.size > file_size)
+					goto done;
+				need = (size_t)h.size;
+			}
+		}
+		if (pos + h.size > file_size)
+			goto done;
+		if (verify) {
+			const unsigned char *b = buf + (pos - wpos);
+
+			if (kq_crc32c(0, b + KQ_BATCH_OFF_ATTRIBUTES,
+				      (size_t)h.size - KQ_BATCH_OFF_ATTRIBUTES) !=
+			    kq_be32(b + KQ_BATCH_OFF_CRC))
+				goto done;
+		}
+		if (s->nidx < idx_max(log))
+			idx_account(log, s, pos, h.size, h.last, h.max_ts);
+		pos += h.size;
+		s->next = h.last + 1;
+	}
+done:
+	free(buf);
+	return pos;
+}
+
+/* ---- leader-epoch cache ---- */
+
+static int
+epoch_persist(struct kq_log *log)
+{
+	struct kq_buf b = { 0 };
+	char *p;
+	size_t i;
+	int rc;
+
+	kq_buf_addf(&b, "0\n%zu\n", log->nep);
+	for (i = 0; i < log->nep; i++)
+		kq_buf_addf(&b, "%d %" PRId64 "\n", (int)log->ep[i].epoch, log->ep[i].start);
+	p = kq_xasprintf("%s/%s", log->dir, EPOCH_FILE);
+	rc = kq_write_file_atomic(p, b.buf, b.len);
+	free(p);
+	kq_buf_free(&b);
+	return rc;
+}
+
+static void
+epoch_push(struct kq_log *log, int32_t epoch, int64_t start)
+{
+	if (log->nep == log->cep) {
+		log->cep = log->cep ? log->cep * 2 : 8;
+		log->ep = kq_xrealloc(log->ep, log->cep * sizeof(*log->ep));
+	}
+	log->ep[log->nep++] = (struct epoch_ent){ epoch, start };
+}
+
+/* Hostile-file parse: on any error the cache starts empty. */
+static void
+epoch_load(struct kq_log *log)
+{
+	char *p, buf[64];
+	FILE *f;
+	long long count, start;
+	long epoch;
+	int i;
+
+	p = kq_xasprintf("%s/%s", log->dir, EPOCH_FILE);
+	f = fopen(p, "re");
+	free(p);
+	if (!f)
+		return;
+	if (!fgets(buf, sizeof(buf), f) || strcmp(buf, "0\n") != 0)
+		goto bad;
+	if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%lld", &count) != 1 || count < 0 ||
+	    count > EPOCH_MAX)
+		goto bad;
+	for (i = 0; i < count; i++) {
+		if (!fgets(buf, sizeof(buf), f) || !strchr(buf, '\n') ||
+		    sscanf(buf, "%ld %lld", &epoch, &start) != 2 || epoch < 0 ||
+		    epoch > INT32_MAX || start < 0)
+			goto bad;
+		if (log->nep && (epoch <= log->ep[log->nep - 1].epoch ||
+				 start < log->ep[log->nep - 1].start))
+			goto bad;
+		epoch_push(log, (int32_t)epoch, start);
+	}
+	fclose(f);
+	return;
+bad:
+	fclose(f);
+	log->nep = 0;
+}
+
+/* Drop entries at or above end; returns true if anything changed. */
+static bool
+epoch_cut(struct kq_log *log, int64_t end)
+{
+	size_t n = log->nep;
+
+	while (log->nep && log->ep[log->nep - 1].start >= end)
+		log->nep--;
+	return n != log->nep;
+}
+
+int32_t
+kq_log_latest_epoch(const struct kq_log *log)
+{
+	return log->nep ? log->ep[log->nep - 1].epoch : -1;
+}
+
+int64_t
+kq_log_epoch_end(const struct kq_log *log, int32_t epoch, int32_t *epoch_out)
+{
+	size_t i;
+
+	*epoch_out = -1;
+	for (i = log->nep; i > 0; i--) {
+		if (log->ep[i - 1].epoch <= epoch) {
+			*epoch_out = log->ep[i - 1].epoch;
+			return i == log->nep ? kq_log_end(log) : log->ep[i].start;
+		}
+	}
+	return -1;
+}
+
+/* ---- open / close ---- */
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Base offsets of the NNNNNNNNNNNNNNNNNNNN.log files in dir, sorted. */
+static int
+list_segments(const char *dir, int64_t **out, size_t *n)
+{
+	struct dirent *de;
+	int64_t *v = NULL;
+	size_t nv = 0, cv = 0, i;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return KQ_ERR_IO;
+	while ((de = readdir(d))) {
+		const char *s = de->d_name;
+
+		if (strlen(s) != 24 || strcmp(s + 20, ".log") != 0)
+			continue;
+		for (i = 0; i < 20; i++)
+			if (s[i] < '0' || s[i] > '9')
+				break;
+		if (i < 20 || strncmp(s, "09223372036854775807", 20) > 0)
+			continue;
+		if (nv == cv) {
+			cv = cv ? cv * 2 : 16;
+			v = kq_xrealloc(v, cv * sizeof(*v));
+		}
+		v[nv++] = strtoll(s, NULL, 10);
+	}
+	closedir(d);
+	if (nv)
+		qsort(v, nv, sizeof(*v), cmp_i64);
+	*out = v;
+	*n = nv;
+	return 0;
+}
+
+static void
+drop_segments_from(struct kq_log *log, size_t i)
+{
+	while (log->nseg > i) {
+		struct seg *s = log->segs[--log->nseg];
+
+		seg_unlink(log, s);
+		seg_free(s);
+	}
+}
+
+/* Cut s's .log at pos (bytes) after recovery found bad data there. */
+static int
+seg_cut(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, const char *why)
+{
+	if (pos >= file_size)
+		return 0;
+	kq_log_warnx("%s/%020" PRId64 ".log: %s: truncated at byte %lld, %lld bytes cut",
+		     log->dir, s->base, why, (long long)pos, (long long)(file_size - pos));
+	if (ftruncate(s->fd, (off_t)pos) < 0)
+		return KQ_ERR_IO;
+	s->synced = false;
+	return 0;
+}
+
+static int
+open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errbuf,
+	      size_t errlen)
+{
+	int64_t *bases = NULL, end, fsize;
+	struct seg *s;
+	struct stat st;
+	size_t nb, i;
+	char *p;
+	bool last, verify, ok;
+	int rc;
+
+	if (list_segments(log->dir, &bases, &nb) < 0) {
+		snprintf(errbuf, errlen, "%s: %s", log->dir, strerror(errno));
+		return KQ_ERR_IO;
+	}
+	for (i = 0; i < nb; i++) {
+		s = seg_new(bases[i]);
+		p = seg_path(log, bases[i], "log");
+		s->fd = open(p, O_RDWR | O_APPEND | O_CLOEXEC);
+		if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+			snprintf(errbuf, errlen, "%s: %s", p, strerror(errno));
+			free(p);
+			seg_free(s);
+			free(bases);
+			return KQ_ERR_IO;
+		}
+		free(p);
+		s->synced = true;
+		segs_push(log, s);
+		fsize = st.st_size;
+		s->size = fsize;
+		last = i + 1 == nb;
+		verify = !clean && (last || bases[i + 1] > recovery_point);
+		if (verify) {
+			/* Everything here is suspect: rebuild from the first byte. */
+			end = seg_scan(log, s, 0, fsize, true);
+			s->size = end;
+			if (seg_cut(log, s, end, fsize, "bad or partial batch") < 0 ||
+			    idx_rewrite(log, s) < 0) {
+				snprintf(errbuf, errlen, "%s: recovery: %s", log->dir,
+					 strerror(errno));
+				free(bases);
+				return KQ_ERR_IO;
+			}
+			if (end < fsize || (!last && s->next > bases[i + 1])) {
+				/* Later segments follow lost data: drop them. */
+				for (size_t j = i + 1; j < nb; j++) {
+					struct seg *t = seg_new(bases[j]);
+
+					kq_log_warnx("%s/%020" PRId64 ".log: after a bad batch, "
+						     "segment deleted", log->dir, bases[j]);
+					seg_unlink(log, t);
+					seg_free(t);
+				}
+				break;
+			}
+			continue;
+		}
+		ok = idx_load(log, s);
+		if (!ok || (s->nidx == 0 && s->size > 2 * (int64_t)log->cfg.index_interval_bytes)) {
+			/* Missing or empty index of a trusted segment: rebuild it. */
+			s->nidx = s->ntidx = 0;
+			s->max_ts = -1;
+			end = seg_scan(log, s, 0, fsize, false);
+			if (last && end < fsize && seg_cut(log, s, end, fsize, "bad tail") < 0) {
+				free(bases);
+				return KQ_ERR_IO;
+			}
+			if (last)
+				s->size = end;
+			(void)idx_rewrite(log, s);
+		} else if (last) {
+			/* Cheap check of the active segment's tail, from its last entry. */
+			int64_t from = 0;
+			struct bh h;
+
+			s->next = s->base;
+			if (s->nidx && bh_read(s, s->idx[s->nidx - 1].pos, &h)) {
+				from = s->idx[s->nidx - 1].pos;
+				s->next = h.base;
+			}
+			idx_cut(s, from, s->next);
+			/* Rescanning re-adds the entry at from, as the append did. */
+			s->since_idx = from ? log->cfg.index_interval_bytes + 1 : 0;
+			end = seg_scan(log, s, from, fsize, false);
+			if (seg_cut(log, s, end, fsize, "bad tail") < 0) {
+				free(bases);
+				return KQ_ERR_IO;
+			}
+			s->size = end;
+			idx_cut(s, end, s->next);
+			(void)idx_rewrite(log, s);
+		}
+		if (!last)
+			s->next = bases[i + 1];
+		s->since_idx = s->size - (s->nidx ? s->idx[s->nidx - 1].pos : 0);
+	}
+	free(bases);
+	if (log->nseg == 0) {
+		rc = seg_create(log, 0);
+		if (rc < 0) {
+			snprintf(errbuf, errlen, "%s: create segment: %s", log->dir,
+				 strerror(errno));
+			return rc;
+		}
+		return 0;
+	}
+	s = active(log);
+	if (seg_open_idx(log, s, false) < 0) {
+		snprintf(errbuf, errlen, "%s: open index: %s", log->dir, strerror(errno));
+		return KQ_ERR_IO;
+	}
+	s->created_ms = kq_now_ms();
+	if (s->size >= HDR) {
+		struct bh h;
+
+		/* Age the segment from its first batch, as Kafka does. */
+		if (bh_read(s, 0, &h) && h.max_ts > 0 && h.max_ts < s->created_ms)
+			s->created_ms = h.max_ts;
+	}
+	return 0;
+}
+
+int
+kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t partition,
+	    const struct kq_log_config *cfg, int64_t recovery_point, bool clean, char *errbuf,
+	    size_t errlen)
+{
+	struct kq_log *log;
+	int rc;
+
+	*out = NULL;
+	if (!kq_topic_valid(topic, strlen(topic)) || partition < 0) {
+		snprintf(errbuf, errlen, "invalid topic partition %s-%d", topic, (int)partition);
+		return KQ_ERR_INVALID;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(errbuf, errlen, "%s: %s", dir, strerror(errno));
+		return KQ_ERR_IO;
+	}
+	log = kq_xcalloc(1, sizeof(*log));
+	log->dir = kq_xasprintf("%s/%s-%d", dir, topic, (int)partition);
+	log->cfg = *cfg;
+	log->cache_off = -1;
+	if (mkdir(log->dir, 0755) < 0 && errno != EEXIST) {
+		snprintf(errbuf, errlen, "%s: %s", log->dir, strerror(errno));
+		free(log->dir);
+		free(log);
+		return KQ_ERR_IO;
+	}
+	rc = open_segments(log, recovery_point, clean, errbuf, errlen);
+	if (rc < 0) {
+		kq_log_close(log);
+		return rc;
+	}
+	log->start = log->segs[0]->base;
+	log->flushed = log->cfg.flush_mode == KQ_FLUSH_OS ? kq_log_end(log) :
+		KQ_MIN(KQ_MAX(recovery_point, log->start), kq_log_end(log));
+	if (clean)
+		log->flushed = kq_log_end(log);
+	epoch_load(log);
+	if (epoch_cut(log, kq_log_end(log)))
+		(void)epoch_persist(log);
+	*out = log;
+	return 0;
+}
+
+void
+kq_log_close(struct kq_log *log)
+{
+	size_t i;
+
+	if (!log)
+		return;
+	if (log->nseg)
+		(void)kq_log_sync(log);
+	for (i = 0; i < log->nseg; i++) {
+		if (log->segs[i]->idx_fd >= 0)
+			seg_final_tidx(log->segs[i]);
+		if (log->segs[i]->idx_fd >= 0 && log->cfg.flush_mode == KQ_FLUSH_ACK) {
+			(void)kq_io.fsync(log->segs[i]->idx_fd);
+			(void)kq_io.fsync(log->segs[i]->tidx_fd);
+		}
+		seg_free(log->segs[i]);
+	}
+	free(log->segs);
+	free(log->ep);
+	free(log->dir);
+	free(log);
+}
+
+int
+kq_log_delete(struct kq_log *log)
+{
+	struct dirent *de;
+	char *dir, *p;
+	size_t i;
+	DIR *d;
+	int rc = 0;
+
+	for (i = 0; i < log->nseg; i++)
+		seg_free(log->segs[i]);
+	log->nseg = 0;
+	dir = kq_xstrdup(log->dir);
+	kq_log_close(log);
+	d = opendir(dir);
+	if (d) {
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			p = kq_xasprintf("%s/%s", dir, de->d_name);
+			if (unlink(p) < 0)
+				rc = KQ_ERR_IO;
+			free(p);
+		}
+		closedir(d);
+	}
+	if (rmdir(dir) < 0 && errno != ENOENT)
+		rc = KQ_ERR_IO;
+	free(dir);
+	return rc;
+}
+
+int64_t
+kq_log_start(const struct kq_log *log)
+{
+	return log->start;
+}
+
+int64_t
+kq_log_end(const struct kq_log *log)
+{
+	return active(log)->next;
+}
+
+int64_t
+kq_log_flushed(const struct kq_log *log)
+{
+	return log->cfg.flush_mode == KQ_FLUSH_OS ? kq_log_end(log) : log->flushed;
+}
+
+int64_t
+kq_log_size(const struct kq_log *log)
+{
+	int64_t n = 0;
+	size_t i;
+
+	for (i = 0; i < log->nseg; i++)
+		n += log->segs[i]->size;
+	return n;
+}
+
+const char *
+kq_log_dir(const struct kq_log *log)
+{
+	return log->dir;
+}
+
+void
+kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg)
+{
+	log->cfg = *cfg;
+	if (cfg->flush_mode == KQ_FLUSH_OS)
+		log->flushed = kq_log_end(log);
+}
+
+/* ---- append ---- */
+
+int
+kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epoch,
+	      bool assign_offsets, int64_t *base_offset)
+{
+	struct seg *s;
+	struct bh h;
+	size_t pos, nb = 0, from_i, from_t, i;
+	int64_t next, first, last, old_size;
+	ssize_t w;
+	bool epoch_changed = false;
+	int rc, saved;
+
+	if (n == 0)
+		return KQ_ERR_INVALID;
+	/* Pass 1: check framing and assign offsets. */
+	next = kq_log_end(log);
+	first = assign_offsets ? next : -1;
+	for (pos = 0; pos < n; pos += (size_t)h.size, nb++) {
+		if (n - pos < HDR)
+			return KQ_ERR_CORRUPT;
+		if (assign_offsets)
+			kq_put64(p + pos + KQ_BATCH_OFF_BASE_OFFSET, (uint64_t)next);
+		if (!bh_parse(p + pos, &h) || (uint64_t)h.size > n - pos)
+			return KQ_ERR_CORRUPT;
+		if (!assign_offsets) {
+			if (h.base < next)
+				return KQ_ERR_INVALID;
+			if (first < 0)
+				first = h.base;
+		}
+		if (leader_epoch >= 0)
+			kq_put32(p + pos + KQ_BATCH_OFF_LEADER_EPOCH, (uint32_t)leader_epoch);
+		next = h.last + 1;
+	}
+	last = next - 1;
+
+	s = active(log);
+	if (s->size > 0 &&
+	    (s->size + (int64_t)n > log->cfg.segment_bytes ||
+	     kq_now_ms() - s->created_ms >= log->cfg.segment_ms ||
+	     s->nidx + nb > idx_max(log) || s->ntidx + nb > idx_max(log) ||
+	     last - s->base > INT32_MAX)) {
+		rc = roll(log);
+		if (rc < 0)
+			return rc;
+		s = active(log);
+	}
+	if (last - s->base > INT32_MAX || first < s->base)
+		return KQ_ERR_INVALID;
+
+	old_size = s->size;
+	w = kq_io.write(s->fd, p, n);
+	if (w < 0 || (size_t)w != n) {
+		saved = w < 0 ? errno : ENOSPC;
+		/* Leave no partial batch behind for readers or recovery. */
+		if (ftruncate(s->fd, (off_t)old_size) < 0)
+			saved = errno;
+		errno = saved;
+		return KQ_ERR_IO;
+	}
+	s->synced = false;
+	if (s->size == 0)
+		s->created_ms = kq_now_ms();
+
+	from_i = s->nidx;
+	from_t = s->ntidx;
+	for (pos = 0, i = 0; i < nb; i++) {
+		bh_parse(p + pos, &h);
+		idx_account(log, s, old_size + (int64_t)pos, h.size, h.last, h.max_ts);
+		if (h.epoch >= 0 && h.epoch > kq_log_latest_epoch(log)) {
+			epoch_push(log, h.epoch, h.base);
+			epoch_changed = true;
+		}
+		pos += (size_t)h.size;
+	}
+	s->size = old_size + (int64_t)n;
+	s->next = next;
+	/* Index files are derived data: a failed write is repaired at recovery. */
+	(void)idx_flush(s, from_i, from_t);
+	if (epoch_changed)
+		(void)epoch_persist(log);
+	if (log->cfg.flush_mode == KQ_FLUSH_OS)
+		log->flushed = next;
+	*base_offset = first;
+	return 0;
+}
+
+/* ---- read ---- */
+
+/* Index of the segment holding offset (last with base <= offset). */
+static size_t
+seg_find(const struct kq_log *log, int64_t offset)
+{
+	size_t lo = 0, hi = log->nseg, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (log->segs[mid]->base <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? lo - 1 : 0;
+}
+
+/*
+ * Byte position in s of the first batch whose last offset >= target, and
+ * that batch's header; false if there is none in s.
+ */
+static bool
+seg_locate(struct kq_log *log, struct seg *s, int64_t target, int64_t *pos, struct bh *h)
+{
+	int64_t p;
+
+	if (log->cache_off == target && log->cache_base == s->base)
+		p = log->cache_pos;
+	else
+		p = idx_lookup(s, target);
+	while (p < s->size) {
+		if (!bh_read(s, p, h))
+			return false;
+		if (h->last >= target) {
+			*pos = p;
+			return true;
+		}
+		p += h->size;
+	}
+	return false;
+}
+
+/*
+ * Skip ahead from pos using the index: the last entry at or below limit_pos
+ * whose batch ends below max_offset lets us jump over the whole batches in
+ * between without reading their headers.
+ */
+static int64_t
+idx_skip(const struct seg *s, int64_t pos, int64_t limit_pos, int64_t max_offset)
+{
+	size_t lo = 0, hi = s->nidx, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->idx[mid].pos <= limit_pos && s->idx[mid].off < max_offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo && s->idx[lo - 1].pos > pos)
+		return s->idx[lo - 1].pos;
+	return pos;
+}
+
+int
+kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_bytes,
+	    bool min_one, struct kq_slice *slices, int nslice, int *n)
+{
+	struct kq_slice *sl;
+	struct seg *s;
+	struct bh h;
+	int64_t pos, taken = 0, end, skip, rem;
+	size_t i;
+	bool first = true;
+
+	*n = 0;
+	if (offset < log->start || offset > kq_log_end(log))
+		return KQ_E_OFFSET_OUT_OF_RANGE;
+	if (max_offset > kq_log_end(log))
+		max_offset = kq_log_end(log);
+	if (offset >= max_offset || nslice <= 0)
+		return 0;
+	for (i = seg_find(log, offset); i < log->nseg && *n < nslice; i++) {
+		s = log->segs[i];
+		if (!seg_locate(log, s, offset, &pos, &h))
+			continue;
+		sl = NULL;
+		end = pos;
+		for (;;) {
+			if (h.last >= max_offset)
+				break;
+			if (taken + h.size > max_bytes && !(first && min_one))
+				break;
+			if (!sl) {
+				sl = &slices[(*n)++];
+				sl->fd = s->fd;
+				sl->pos = pos;
+				sl->first_offset = h.base;
+			}
+			sl->last_offset = h.last;
+			taken += h.size;
+			end += h.size;
+			first = false;
+			offset = h.last + 1;
+			if (end >= s->size)
+				break;
+			/* Jump over batches known to fit, via the index. */
+			rem = KQ_MIN(max_bytes - taken, s->size);
+			skip = idx_skip(s, end, end + rem, max_offset);
+			if (skip > end && bh_read(s, skip, &h)) {
+				taken += skip - end;
+				end = skip;
+				sl->last_offset = h.base - 1;
+				offset = h.base;
+				continue;
+			}
+			if (!bh_read(s, end, &h))
+				break;
+		}
+		if (sl) {
+			sl->len = end - sl->pos;
+			log->cache_off = offset;
+			log->cache_pos = end;
+			log->cache_base = s->base;
+		}
+		if (end < s->size)
+			break;
+	}
+	return 0;
+}
+
+/* ---- time lookup ---- */
+
+int
+kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+	struct seg *s;
+	struct bh h;
+	size_t i, lo, hi, mid;
+	int64_t pos;
+
+	for (i = 0; i < log->nseg; i++) {
+		s = log->segs[i];
+		if (s->size == 0 || (s->ntidx > 0 && s->max_ts < ts))
+			continue;
+		/* Last time entry below ts: everything up to its offset is older. */
+		lo = 0;
+		hi = s->ntidx;
+		while (lo < hi) {
+			mid = lo + (hi - lo) / 2;
+			if (s->tidx[mid].ts < ts)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		pos = lo ? idx_lookup(s, s->tidx[lo - 1].off + 1) : 0;
+		while (pos < s->size && bh_read(s, pos, &h)) {
+			if (h.max_ts >= ts && h.last >= log->start) {
+				*offset = KQ_MAX(h.base, log->start);
+				*found_ts = h.max_ts;
+				return 0;
+			}
+			pos += h.size;
+		}
+	}
+	return KQ_ERR_NOT_FOUND;
+}
+
+/* ---- start, truncation, roll, flush ---- */
+
+int
+kq_log_advance_start(struct kq_log *log, int64_t offset)
+{
+	size_t k, i;
+	int rc;
+
+	if (offset <= log->start)
+		return 0;
+	if (offset > kq_log_end(log))
+		return KQ_E_OFFSET_OUT_OF_RANGE;
+	log->start = offset;
+	/* Nothing left to read in the active segment: start a fresh one. */
+	if (offset == kq_log_end(log) && active(log)->size > 0) {
+		rc = roll(log);
+		if (rc < 0)
+			return rc;
+	}
+	for (k = 0; k + 1 < log->nseg && log->segs[k + 1]->base <= offset; k++)
+		;
+	for (i = 0; i < k; i++) {
+		seg_unlink(log, log->segs[i]);
+		seg_free(log->segs[i]);
+	}
+	memmove(log->segs, log->segs + k, (log->nseg - k) * sizeof(*log->segs));
+	log->nseg -= k;
+	log->cache_off = -1;
+
+	/* The epoch in force at the new start now begins there. */
+	for (k = 0; k + 1 < log->nep && log->ep[k + 1].start <= offset; k++)
+		;
+	if (log->nep && (k > 0 || log->ep[0].start < offset)) {
+		memmove(log->ep, log->ep + k, (log->nep - k) * sizeof(*log->ep));
+		log->nep -= k;
+		if (log->ep[0].start < offset)
+			log->ep[0].start = offset;
+		(void)epoch_persist(log);
+	}
+	return 0;
+}
+
+int
+kq_log_truncate(struct kq_log *log, int64_t offset)
+{
+	struct seg *s;
+	struct bh h;
+	size_t i;
+	int64_t pos;
+	int rc;
+
+	if (offset >= kq_log_end(log))
+		return 0;
+	log->cache_off = -1;
+	if (offset <= log->segs[0]->base) {
+		/* Nothing survives: start over, empty, at offset. */
+		drop_segments_from(log, 0);
+		rc = seg_create(log, KQ_MAX(offset, 0));
+		if (rc < 0)
+			return rc;
+		log->start = KQ_MAX(offset, 0);
+		goto done;
+	}
+	i = seg_find(log, offset);
+	if (log->segs[i]->base == offset && i > 0)
+		i--;
+	drop_segments_from(log, i + 1);
+	s = log->segs[i];
+	if (seg_open_idx(log, s, false) < 0)
+		return KQ_ERR_IO;
+	pos = 0;
+	/* Whole batches only: the batch holding offset goes too. */
+	if (seg_locate(log, s, offset, &pos, &h)) {
+		if (ftruncate(s->fd, (off_t)pos) < 0)
+			return KQ_ERR_IO;
+		s->size = pos;
+		s->next = h.base;
+		if (s->next < s->base)
+			s->next = s->base;
+	}
+	idx_cut(s, s->size, s->next);
+	(void)idx_rewrite(log, s);
+	(void)seg_open_idx(log, s, false);
+	if (log->start > s->next)
+		log->start = s->next;
+done:
+	if (log->flushed > kq_log_end(log))
+		log->flushed = kq_log_end(log);
+	if (epoch_cut(log, kq_log_end(log)))
+		(void)epoch_persist(log);
+	return 0;
+}
+
+int
+kq_log_maybe_roll(struct kq_log *log, int64_t now_ms)
+{
+	struct seg *s = active(log);
+
+	if (s->size > 0 && now_ms - s->created_ms >= log->cfg.segment_ms)
+		return roll(log);
+	return 0;
+}
+
+int
+kq_log_sync(struct kq_log *log)
+{
+	size_t i;
+	struct seg *s;
+
+	for (i = 0; i < log->nseg; i++) {
+		s = log->segs[i];
+		if (s->synced)
+			continue;
+		if (kq_io.fsync(s->fd) < 0)
+			return KQ_ERR_IO;
+		s->synced = true;
+	}
+	log->flushed = kq_log_end(log);
+	return 0;
+}
+
+int
+kq_log_flush_begin(struct kq_log *log, struct kq_flush_ticket *t)
+{
+	struct seg *s = active(log);
+
+	if (kq_log_flushed(log) >= kq_log_end(log))
+		return KQ_ERR_AGAIN;
+	t->fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	if (t->fd < 0)
+		return KQ_ERR_IO;
+	t->end_offset = kq_log_end(log);
+	t->err = 0;
+	t->sys_errno = 0;
+	return 0;
+}
+
+void
+kq_flush_ticket_run(struct kq_flush_ticket *t)
+{
+	if (kq_io.fdatasync(t->fd) < 0) {
+		t->err = KQ_ERR_IO;
+		t->sys_errno = errno;
+	}
+	close(t->fd);
+	t->fd = -1;
+}
+
+void
+kq_log_flush_done(struct kq_log *log, const struct kq_flush_ticket *t)
+{
+	if (t->err)
+		return;
+	if (t->end_offset > log->flushed)
+		log->flushed = KQ_MIN(t->end_offset, kq_log_end(log));
+}
