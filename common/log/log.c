@@ -1290,6 +1290,43 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 
 /* ---- time lookup ---- */
 
+#define TIME_BATCH_CAP (64 << 20)	/* bytes read to look inside one batch */
+
+/*
+ * Refine a batch-level answer to the first record with timestamp >= ts, as
+ * Kafka does.  Off the fetch path, so reading the batch is fine; on any
+ * trouble (too large, corrupt, log-append-time) the batch answer stands.
+ */
+static void
+record_for_time(struct kq_log *log, struct seg *s, int64_t pos, const struct bh *h,
+		int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+	struct kq_batch_iter it = { 0 };
+	struct kq_record rec;
+	unsigned char *p;
+
+	if (h->size > TIME_BATCH_CAP)
+		return;
+	p = kq_xmalloc((size_t)h->size);
+	if (!pread_full(s->fd, p, (size_t)h->size, pos) ||
+	    (kq_be16(p + KQ_BATCH_OFF_ATTRIBUTES) & KQ_ATTR_LOG_APPEND_TIME)) {
+		free(p);
+		return;
+	}
+	it.max_decompressed = TIME_BATCH_CAP;
+	if (kq_batch_iter_init(&it, p, (size_t)h->size) == 0) {
+		while (kq_batch_iter_next(&it, &rec) == 1) {
+			if (rec.timestamp >= ts && rec.offset >= log->start) {
+				*offset = rec.offset;
+				*found_ts = rec.timestamp;
+				break;
+			}
+		}
+	}
+	kq_batch_iter_free(&it);
+	free(p);
+}
+
 int
 kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
@@ -1317,6 +1354,7 @@ kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t 
 			if (h.max_ts >= ts && h.last >= log->start) {
 				*offset = KQ_MAX(h.base, log->start);
 				*found_ts = h.max_ts;
+				record_for_time(log, s, pos, &h, ts, offset, found_ts);
 				return 0;
 			}
 			pos += h.size;

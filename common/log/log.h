@@ -34,7 +34,11 @@ struct kq_log_config {
 };
 void kq_log_config_default(struct kq_log_config *cfg);
 
-/* Where one fetched range lives: bytes [pos, pos+len) of fd. */
+/*
+ * Where one fetched range lives: bytes [pos, pos+len) of fd.  The fd is
+ * opened O_APPEND: read from it (pread, sendfile, evbuffer_add_file with
+ * a dup), never pwrite through it.
+ */
 struct kq_slice {
 	int fd;			/* owned by the log; valid until the segment is deleted */
 	int64_t pos;
@@ -50,7 +54,11 @@ struct kq_log;
  * If the log was not shut down cleanly (clean != true), every segment from
  * recovery_point on is validated batch by batch (size, magic, CRC) and the
  * log is truncated at the first bad or partial batch; what was cut is logged
- * with file and byte offset.  Indexes of recovered segments are rebuilt.
+ * with file and byte offset (kq_log_warnx, the broker's stderr logger).
+ * Indexes of recovered segments are rebuilt.  With clean, the active
+ * segment's tail after its last index entry is still walked (headers only)
+ * and a missing or empty index is rebuilt.  A leader-epoch-checkpoint that
+ * does not parse is ignored (the cache starts empty).
  * Returns 0 or an error with detail in errbuf.
  */
 int kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t partition,
@@ -75,7 +83,10 @@ void kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg);
  * Rolls the segment first if needed.  *base_offset = offset of the first
  * record.  Updates the indexes and the leader-epoch cache.
  * As a follower (assign_offsets false) batches keep their offsets, which must
- * start at LEO.
+ * start at or above LEO and grow (else KQ_ERR_INVALID).  Bad framing is
+ * KQ_ERR_CORRUPT.  A failed or short write truncates the segment back and
+ * returns KQ_ERR_IO (errno set); LEO is unchanged.  A new leader epoch is
+ * persisted to leader-epoch-checkpoint (an fsync, once per epoch).
  */
 int kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epoch,
 		  bool assign_offsets, int64_t *base_offset);
@@ -92,14 +103,27 @@ int kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t 
 
 /*
  * First offset whose timestamp >= ts, and that record's timestamp (via the
- * time index, then a scan of batch headers).  KQ_ERR_NOT_FOUND if none.
+ * time index, then a scan of batch headers, then the records of the one
+ * batch found).  Falls back to the batch's base offset and MaxTimestamp for
+ * log-append-time batches or a batch that cannot be decoded.  Never below
+ * the log start.  KQ_ERR_NOT_FOUND if none.
  */
 int kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t *found_ts);
 
-/* Raise the log start offset (DeleteRecords, retention); deletes whole segments below it. */
+/*
+ * Raise the log start offset (DeleteRecords, retention); deletes whole
+ * segments below it (rolling first when offset == LEO so the old active
+ * segment can go).  offset > LEO is KQ_E_OFFSET_OUT_OF_RANGE; lower than
+ * the current start is a no-op.  Slices into deleted segments become invalid.
+ */
 int kq_log_advance_start(struct kq_log *log, int64_t offset);
 
-/* Remove everything at or above offset (follower truncation, epoch fencing). */
+/*
+ * Remove everything at or above offset (follower truncation, epoch fencing).
+ * Whole batches only: the batch holding offset goes too, so LEO may end
+ * up below offset.  At or below the first segment's base the log restarts
+ * empty at offset.
+ */
 int kq_log_truncate(struct kq_log *log, int64_t offset);
 
 /* Roll if the active segment is older than segment.ms (call periodically). */

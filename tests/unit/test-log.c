@@ -227,6 +227,68 @@ test_offset_for_time(void)
 	free(d);
 }
 
+/* Records inside one batch with growing timestamps; follower appends. */
+static void
+test_records_follower(void)
+{
+	struct kq_batch_builder bb;
+	struct kq_log_config c;
+	struct kq_log *log, *f;
+	struct kq_slice sl[8];
+	struct kq_buf b = { 0 }, copy = { 0 };
+	unsigned char v[8] = "value";
+	int64_t base, off, ts;
+	int32_t eo;
+	char *d = fresh_dir(), *d2 = fresh_dir(), err[256];
+	int i, n;
+
+	small_cfg(&c);
+	T_EQ(kq_log_open(&log, d, "t", 0, &c, 0, true, err, sizeof(err)), 0);
+	T_EQ(append1(log, 2, 50, 4, &base), 0);
+	kq_bb_init(&bb, KQ_CODEC_NONE);
+	bb.producer_id = -1;
+	bb.producer_epoch = -1;
+	bb.base_sequence = -1;
+	bb.base_ts = 100;
+	for (i = 0; i < 5; i++)
+		kq_bb_add(&bb, 100 + 10 * i, (struct kq_bytes){ NULL, -1 },
+			  (struct kq_bytes){ v, 5 }, NULL, 0);
+	bb.max_ts = 140;
+	T_EQ(kq_bb_finish(&bb, &b), 0);
+	kq_bb_free(&bb);
+	T_EQ(kq_log_append(log, b.buf, b.len, 5, true, &base), 0);
+	T_EQ(base, 2);
+	T_EQ(kq_log_offset_for_time(log, 125, &off, &ts), 0);
+	T_EQ(off, 5);
+	T_EQ(ts, 130);
+	T_EQ(kq_log_offset_for_time(log, 60, &off, &ts), 0);
+	T_EQ(off, 2);
+	T_EQ(ts, 100);
+
+	/* A follower copies the leader's bytes and keeps offsets and epochs. */
+	T_EQ(kq_log_read(log, 0, 100, INT64_MAX, true, sl, 8, &n), 0);
+	T_EQ(n, 1);
+	kq_buf_grow(&copy, (size_t)sl[0].len);
+	T_OK(pread(sl[0].fd, copy.buf, (size_t)sl[0].len, sl[0].pos) == sl[0].len, "pread");
+	copy.len = (size_t)sl[0].len;
+	T_EQ(kq_log_open(&f, d2, "t", 0, &c, 0, true, err, sizeof(err)), 0);
+	T_EQ(kq_log_append(f, copy.buf, copy.len, -1, false, &base), 0);
+	T_EQ(base, 0);
+	T_EQ(kq_log_end(f), 7);
+	T_EQ(kq_log_latest_epoch(f), 5);
+	T_EQ(kq_log_epoch_end(f, 4, &eo), 2);
+	T_EQ(eo, 4);
+	/* Not at LEO: refused. */
+	T_EQ(kq_log_append(f, copy.buf, copy.len, -1, false, &base), KQ_ERR_INVALID);
+	T_EQ(kq_log_end(f), 7);
+	kq_log_close(f);
+	kq_log_close(log);
+	kq_buf_free(&b);
+	kq_buf_free(&copy);
+	free(d);
+	free(d2);
+}
+
 static void
 test_reopen_clean(void)
 {
@@ -656,6 +718,7 @@ main(void)
 		return 1;
 	T_RUN(test_append_read);
 	T_RUN(test_offset_for_time);
+	T_RUN(test_records_follower);
 	T_RUN(test_reopen_clean);
 	T_RUN(test_recover_truncated_tail);
 	T_RUN(test_recover_bad_crc);
