@@ -593,6 +593,7 @@ kq_client_cached(const struct kq_client *cl)
 static int
 ensure_topics(struct kq_client *cl, const char *const *topics, int n)
 {
+	static const char *const none[1];
 	const char **all;
 	int i, k, missing = 0, r;
 
@@ -617,7 +618,8 @@ ensure_topics(struct kq_client *cl, const char *const *topics, int n)
 		if (j == k)
 			all[k++] = topics[i];
 	}
-	r = kq_client_metadata(cl, all, k, false, NULL);
+	/* a non-NULL list, even if empty: NULL would mean all topics */
+	r = kq_client_metadata(cl, k ? all : none, k, false, NULL);
 	free(all);
 	return r;
 }
