@@ -127,7 +127,9 @@ api_dispatch(struct conn *conn, unsigned char *frame, size_t n)
 	kq_log_debug("%s: %s v%d corr %d client '%s'", conn_peer(conn), kq_api_name(rq.key),
 		     rq.version, rq.corr, cid);
 	rc = api->fn(&rq);
-	if (rc < 0) {
+	if (rc == -2) {
+		conn_fail(conn);	/* the handler said why */
+	} else if (rc < 0) {
 		kq_log_info("%s: cannot decode %s v%d (client '%s'); closing", conn_peer(conn),
 			    kq_api_name(rq.key), rq.version, cid);
 		conn_fail(conn);

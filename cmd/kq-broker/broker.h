@@ -184,6 +184,7 @@ const char *conn_peer(const struct conn *conn);
 
 /* ---- API table (api.c) ---- */
 
+/* 0 = handled; -1 = undecodable (logged, connection closed); -2 = close, already logged. */
 typedef int (*api_fn)(struct req *rq);
 struct api {
 	int16_t min, max;
@@ -222,6 +223,7 @@ struct broker {
 	char *cluster_id;
 	char *adv_host;
 	int adv_port;
+	int listen_port;	/* the real one (port 0 resolved) */
 	bool stopping;
 };
 extern struct broker B;

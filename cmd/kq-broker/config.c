@@ -342,7 +342,8 @@ config_each(const struct broker_config *c,
 			snprintf(v, sizeof(v), "%s", c->flush_mode == KQ_FLUSH_OS ? "os" : "ack");
 			break;
 		case CT_LISTENER:
-			snprintf(v, sizeof(v), "PLAINTEXT://%s:%d", c->listen_host, c->listen_port);
+			snprintf(v, sizeof(v), "PLAINTEXT://%s:%d", c->listen_host,
+				 B.listen_port ? B.listen_port : c->listen_port);
 			break;
 		case CT_ADVLISTENER:
 			snprintf(v, sizeof(v), "PLAINTEXT://%s:%d", B.adv_host ? B.adv_host : "",

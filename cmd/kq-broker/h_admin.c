@@ -158,8 +158,9 @@ h_delete_topics(struct req *rq)
 	w = api_wbuf();
 	kq_DeleteTopicsResponse_encode(w, rq->version, &resp);
 	respond_buf(rq, w);
-	/* Produces waiting on deleted partitions were failed: answer them now. */
+	/* Waiters on deleted partitions: failed produces and parked fetches answer now. */
 	produce_waiters_check();
+	fetch_waiters_wake();
 	return 0;
 }
 

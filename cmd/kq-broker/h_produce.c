@@ -129,7 +129,7 @@ h_produce(struct req *rq)
 	if (rq->version < 3) {
 		kq_log_info("%s: Produce v%d (MessageSet v0/v1) is not supported; closing",
 			    conn_peer(rq->conn), rq->version);
-		return -1;
+		return -2;
 	}
 	if (kq_ProduceRequest_decode(&rq->body, rq->version, rq->arena, &m))
 		return -1;

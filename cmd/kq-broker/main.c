@@ -78,7 +78,7 @@ struct opts {
 };
 
 static int lock_fd = -1;
-static struct event *sig_term, *sig_int, *ck_timer;
+static struct event *sig_term, *sig_int, *sig_hup, *ck_timer;
 
 KQ_PRINTF(1, 2) KQ_NORETURN static void
 usage_error(const char *fmt, ...)
@@ -393,6 +393,13 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
+sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	/* Logs go to stderr and configs are static: nothing to reopen or reload yet. */
+	kq_log_info("got SIGHUP; nothing to reload");
+}
+
+static void
 checkpoint_cb(evutil_socket_t fd, short what, void *arg)
 {
 	int i, n = topics_count();
@@ -462,11 +469,14 @@ run(void)
 		B.adv_host = cfg.listen_host;
 	}
 	B.adv_port = cfg.adv_port ? cfg.adv_port : port;
+	B.listen_port = port;
 
 	sig_term = evsignal_new(B.base, SIGTERM, signal_cb, NULL);
 	sig_int = evsignal_new(B.base, SIGINT, signal_cb, NULL);
 	evsignal_add(sig_term, NULL);
 	evsignal_add(sig_int, NULL);
+	sig_hup = evsignal_new(B.base, SIGHUP, sighup_cb, NULL);
+	evsignal_add(sig_hup, NULL);
 	ck_timer = event_new(B.base, -1, EV_PERSIST, checkpoint_cb, NULL);
 	tv.tv_sec = cfg.checkpoint_interval_ms / 1000;
 	tv.tv_usec = (cfg.checkpoint_interval_ms % 1000) * 1000;

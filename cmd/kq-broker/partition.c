@@ -46,7 +46,7 @@ partition_open(struct partition **out, struct topic *t, int32_t id, int64_t reco
 	 * replica the HW is the LEO once it is on disk.  The checkpointed HW
 	 * is only a lower bound kept for Kafka's file layout.
 	 */
-	if (!clean && kq_log_sync(p->log) < 0)
+	if ((!clean || kq_log_flushed(p->log) < kq_log_end(p->log)) && kq_log_sync(p->log) < 0)
 		kq_log_warn("fsync %s", kq_log_dir(p->log));
 	(void)hw;
 	p->hw = cfg.flush_mode == KQ_FLUSH_OS ? kq_log_end(p->log) : kq_log_flushed(p->log);
