@@ -563,6 +563,50 @@ bh_read(const struct seg *s, int64_t pos, struct bh *h)
 	return bh_parse(p, h) && pos + h->size <= s->size;
 }
 
+static bool
+refill(int fd, unsigned char *buf, int64_t pos, int64_t file_size, int64_t *wpos,
+       int64_t *wlen)
+{
+	*wpos = pos;
+	*wlen = KQ_MIN(file_size - pos, SCAN_CHUNK);
+	if (!pread_full(fd, buf, (size_t)*wlen, pos)) {
+		*wlen = 0;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * CRC-32C of the batch at pos (size bytes): from the window when it holds
+ * the whole batch, else streamed through buf (which empties the window), so
+ * a hostile length never sizes an allocation.
+ */
+static bool
+batch_crc_ok(int fd, unsigned char *buf, int64_t pos, int64_t wpos, int64_t *wlen,
+	     int64_t size)
+{
+	uint32_t want, crc = 0;
+	int64_t at, end = pos + size;
+	size_t n;
+
+	if (end <= wpos + *wlen) {
+		const unsigned char *b = buf + (pos - wpos);
+
+		return kq_crc32c(0, b + KQ_BATCH_OFF_ATTRIBUTES,
+				 (size_t)size - KQ_BATCH_OFF_ATTRIBUTES) ==
+		       kq_be32(b + KQ_BATCH_OFF_CRC);
+	}
+	want = kq_be32(buf + (pos - wpos) + KQ_BATCH_OFF_CRC);
+	*wlen = 0;
+	for (at = pos + KQ_BATCH_OFF_ATTRIBUTES; at < end; at += (int64_t)n) {
+		n = (size_t)KQ_MIN(end - at, SCAN_CHUNK);
+		if (!pread_full(fd, buf, n, at))
+			return false;
+		crc = kq_crc32c(crc, buf, n);
+	}
+	return crc == want;
+}
+
 /*
  * Walk the batches of s from byte pos (where offset next is expected),
  * adding index entries, checking CRCs if verify.  Stops at the end or the
@@ -572,60 +616,29 @@ bh_read(const struct seg *s, int64_t pos, struct bh *h)
 static int64_t
 seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool verify)
 {
-	unsigned char *buf = NULL;
-	size_t cap = 0, need;
+	unsigned char *buf = kq_xmalloc(SCAN_CHUNK);
 	int64_t wpos = 0, wlen = 0;	/* buffered window of the file */
 	struct bh h;
-	ssize_t r;
 
-	for (;;) {
-		/* Make [pos, pos+HDR) and then the whole batch available. */
-		need = HDR;
-		for (int pass = 0; pass < 2; pass++) {
-			if (pos + (int64_t)need > file_size)
-				goto done;
-			if (pos < wpos || pos + (int64_t)need > wpos + wlen) {
-				size_t want = KQ_MAX(need, (size_t)SCAN_CHUNK);
-
-				if ((int64_t)want > file_size - pos)
-					want = (size_t)(file_size - pos);
-				if (want > cap) {
-					cap = want;
-					buf = kq_xrealloc(buf, cap);
-				}
-				r = pread(s->fd, buf, want, (off_t)pos);
-				if (r < (ssize_t)need)
-					goto done;
-				wpos = pos;
-				wlen = r;
-			}
-			if (pass == 0) {
-				if (!bh_parse(buf + (pos - wpos), &h) || h.base < s->next ||
-				    h.last - s->base > INT32_MAX)
-					goto done;
-				if (!verify)
-					break;
-				if (pos + h.size > file_size)
-					goto done;
-				need = (size_t)h.size;
-			}
+	while (pos + HDR <= file_size) {
+		if (pos < wpos || pos + HDR > wpos + wlen) {
+			if (!refill(s->fd, buf, pos, file_size, &wpos, &wlen))
+				break;
 		}
-		if (pos + h.size > file_size)
-			goto done;
-		if (verify) {
-			const unsigned char *b = buf + (pos - wpos);
-
-			if (kq_crc32c(0, b + KQ_BATCH_OFF_ATTRIBUTES,
-				      (size_t)h.size - KQ_BATCH_OFF_ATTRIBUTES) !=
-			    kq_be32(b + KQ_BATCH_OFF_CRC))
-				goto done;
+		if (!bh_parse(buf + (pos - wpos), &h) || h.base < s->next ||
+		    h.last - s->base > INT32_MAX || pos + h.size > file_size)
+			break;
+		/* Batches up to SCAN_CHUNK are checked from the window. */
+		if (verify && pos + h.size > wpos + wlen && h.size <= SCAN_CHUNK && pos != wpos) {
+			if (!refill(s->fd, buf, pos, file_size, &wpos, &wlen))
+				break;
 		}
-		if (s->nidx < idx_max(log))
-			idx_account(log, s, pos, h.size, h.last, h.max_ts);
+		if (verify && !batch_crc_ok(s->fd, buf, pos, wpos, &wlen, h.size))
+			break;
+		idx_account(log, s, pos, h.size, h.last, h.max_ts);
 		pos += h.size;
 		s->next = h.last + 1;
 	}
-done:
 	free(buf);
 	return pos;
 }
@@ -1062,9 +1075,14 @@ kq_log_dir(const struct kq_log *log)
 void
 kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg)
 {
+	bool to_ack = log->cfg.flush_mode == KQ_FLUSH_OS && cfg->flush_mode == KQ_FLUSH_ACK;
+
 	log->cfg = *cfg;
 	if (cfg->flush_mode == KQ_FLUSH_OS)
 		log->flushed = kq_log_end(log);
+	/* Page-cache-only data must not count as flushed from now on. */
+	if (to_ack)
+		(void)kq_log_sync(log);
 }
 
 /* ---- append ---- */
@@ -1446,6 +1464,8 @@ kq_log_truncate(struct kq_log *log, int64_t offset)
 	idx_cut(s, s->size, s->next);
 	(void)idx_rewrite(log, s);
 	(void)seg_open_idx(log, s, false);
+	if (i + 1 == log->nseg && s->created_ms == 0)
+		s->created_ms = kq_now_ms();
 	if (log->start > s->next)
 		log->start = s->next;
 done:

@@ -474,6 +474,42 @@ test_missing_index(void)
 	free(d);
 }
 
+/* A batch larger than the recovery scan's window: CRC checked streaming. */
+static void
+test_big_batch(void)
+{
+	struct kq_log_config c;
+	struct kq_log *log;
+	int64_t b, size;
+	char *d = fresh_dir(), *p, err[256];
+	unsigned char x;
+	int fd;
+
+	kq_log_config_default(&c);
+	T_EQ(kq_log_open(&log, d, "t", 0, &c, 0, true, err, sizeof(err)), 0);
+	T_EQ(append1(log, 1, 1, -1, &b), 0);
+	T_EQ(append1(log, 30000, 2, -1, &b), 0);
+	size = kq_log_size(log);
+	T_OK(size > (3 << 20) / 2, "big: %lld", (long long)size);
+	p = kq_xasprintf("%s/00000000000000000000.log", kq_log_dir(log));
+	kq_log_close(log);
+	T_EQ(kq_log_open(&log, d, "t", 0, &c, 0, false, err, sizeof(err)), 0);
+	T_EQ(kq_log_end(log), 30001);
+	T_EQ(kq_log_size(log), size);
+	kq_log_close(log);
+	fd = open(p, O_RDWR);
+	T_OK(pread(fd, &x, 1, size - 1) == 1, "pread");
+	x ^= 1;
+	T_OK(pwrite(fd, &x, 1, size - 1) == 1, "pwrite");
+	close(fd);
+	T_EQ(kq_log_open(&log, d, "t", 0, &c, 0, false, err, sizeof(err)), 0);
+	T_EQ(kq_log_end(log), 1);
+	T_OK(kq_log_size(log) < 200, "cut");
+	kq_log_close(log);
+	free(p);
+	free(d);
+}
+
 static void
 test_checkpoint(void)
 {
@@ -724,6 +760,7 @@ main(void)
 	T_RUN(test_recover_bad_crc);
 	T_RUN(test_recover_garbage_tail);
 	T_RUN(test_missing_index);
+	T_RUN(test_big_batch);
 	T_RUN(test_checkpoint);
 	T_RUN(test_epochs);
 	T_RUN(test_enospc);
