@@ -68,11 +68,11 @@ conn_maybe_free(struct conn *c)
 		free(c);
 }
 
+static void conn_send_ready(struct conn *c);
+
 static void
 conn_close(struct conn *c)
 {
-	struct slot *s;
-
 	if (c->dead)
 		return;
 	kq_log_debug("closing connection from %s", c->peer);
@@ -80,18 +80,9 @@ conn_close(struct conn *c)
 	conn_unlink(c);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
-	/* Ready slots can never be sent now; waiting ones are freed as they finish. */
-	while (c->head && c->head->ready) {
-		s = c->head;
-		c->head = s->next;
-		evbuffer_free(s->buf);
-		free(s);
-		c->npending--;
-	}
-	if (!c->head)
-		c->tail = NULL;
+	/* Parked fetches go now; produces still waiting for fsync free their slots later. */
 	fetch_waiters_drop_conn(c);
-	conn_maybe_free(c);
+	conn_send_ready(c);
 }
 
 void
@@ -314,6 +305,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	}
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
+	/* Big produce frames: fewer, larger reads. */
+	bufferevent_set_max_single_read(c->bev, 256 * 1024);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = conns;
 	if (conns)
@@ -323,11 +316,30 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	kq_log_debug("connection from %s", c->peer);
 }
 
+static struct event *accept_retry;
+
+static void
+accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	if (listener)
+		evconnlistener_enable(listener);
+}
+
 static void
 accept_error(struct evconnlistener *l, void *arg)
 {
-	/* EMFILE and friends: log and keep listening; libevent retries. */
+	struct timeval tv = { 0, 100000 };
+	int err = EVUTIL_SOCKET_ERROR();
+
 	kq_log_warn("accept");
+	/* Out of descriptors: the listening socket stays readable; do not spin on it. */
+	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+		evconnlistener_disable(l);
+		if (!accept_retry)
+			accept_retry = evtimer_new(evconnlistener_get_base(l), accept_resume, NULL);
+		if (accept_retry)
+			evtimer_add(accept_retry, &tv);
+	}
 }
 
 int
