@@ -904,6 +904,10 @@ cmd_describe(const struct opts *op)
 	int n, i, j;
 
 	topics = get_topics(op, op->args, op->n_args, op->n_args > 0, &n, &md);
+	if (n == 0 && op->n_args > 0) {
+		free(topics);
+		return exit_status;	/* all named topics are missing */
+	}
 	if (op->configs) {
 		int r = cmd_describe_configs(op, topics, n);
 

@@ -513,23 +513,24 @@ call_any(struct kq_client *cl, int16_t api, int16_t our_max, int16_t our_min,
 	}
 }
 
+/* Remember the topic set; topics may point into the old set, so copy first. */
 static void
 set_topics(struct kq_client *cl, const char *const *topics, int n)
 {
+	char **nt = NULL;
 	int i;
 
+	if (topics && n > 0) {
+		nt = kq_xcalloc((size_t)n, sizeof(char *));
+		for (i = 0; i < n; i++)
+			nt[i] = kq_xstrdup(topics[i]);
+	}
 	for (i = 0; i < cl->md_n; i++)
 		free(cl->md_topics[i]);
 	free(cl->md_topics);
-	cl->md_topics = NULL;
-	cl->md_n = 0;
+	cl->md_topics = nt;
+	cl->md_n = nt ? n : 0;
 	cl->md_all = topics == NULL;
-	if (!topics || n <= 0)
-		return;
-	cl->md_topics = kq_xcalloc((size_t)n, sizeof(char *));
-	for (i = 0; i < n; i++)
-		cl->md_topics[i] = kq_xstrdup(topics[i]);
-	cl->md_n = n;
 }
 
 int
