@@ -625,7 +625,11 @@ seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool
 			if (!refill(s->fd, buf, pos, file_size, &wpos, &wlen))
 				break;
 		}
-		if (!bh_parse(buf + (pos - wpos), &h) || h.base < s->next ||
+		/*
+		 * baseOffset is outside the CRC and kq never leaves offset gaps
+		 * (no compaction), so a jump means damage.
+		 */
+		if (!bh_parse(buf + (pos - wpos), &h) || h.base != s->next ||
 		    h.last - s->base > INT32_MAX || pos + h.size > file_size)
 			break;
 		/* Batches up to SCAN_CHUNK are checked from the window. */
@@ -858,7 +862,7 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 				free(bases);
 				return KQ_ERR_IO;
 			}
-			if (end < fsize || (!last && s->next > bases[i + 1])) {
+			if (end < fsize || (!last && s->next != bases[i + 1])) {
 				/* Later segments follow lost data: drop them. */
 				for (size_t j = i + 1; j < nb; j++) {
 					struct seg *t = seg_new(bases[j]);
@@ -1112,7 +1116,8 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epo
 		if (!bh_parse(p + pos, &h) || (uint64_t)h.size > n - pos)
 			return KQ_ERR_CORRUPT;
 		if (!assign_offsets) {
-			if (h.base < next)
+			/* Contiguous, like the leader's log: recovery relies on it. */
+			if (h.base != next)
 				return KQ_ERR_INVALID;
 			if (first < 0)
 				first = h.base;

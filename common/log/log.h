@@ -83,8 +83,9 @@ void kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg);
  * Rolls the segment first if needed.  *base_offset = offset of the first
  * record.  Updates the indexes and the leader-epoch cache.
  * As a follower (assign_offsets false) batches keep their offsets, which must
- * start at or above LEO and grow (else KQ_ERR_INVALID).  Bad framing is
- * KQ_ERR_CORRUPT.  A failed or short write truncates the segment back and
+ * continue LEO without gaps (else KQ_ERR_INVALID): kq has no compaction,
+ * and recovery treats an offset jump as damage (baseOffset is outside the
+ * CRC).  Bad framing is KQ_ERR_CORRUPT.  A failed or short write truncates the segment back and
  * returns KQ_ERR_IO (errno set); LEO is unchanged.  A new leader epoch is
  * persisted to leader-epoch-checkpoint (an fsync, once per epoch).
  */

@@ -474,6 +474,94 @@ test_missing_index(void)
 	free(d);
 }
 
+/*
+ * Random damage to a segment and its index: an unclean open keeps a valid
+ * prefix; a clean open must not crash or read out of bounds either.
+ */
+static void
+test_random_damage(void)
+{
+	struct kq_log_config c;
+	struct kq_log *log;
+	struct kq_slice sl[4];
+	unsigned char *data, *idx;
+	off_t size, isize;
+	int64_t end, b, k;
+	char *d = fresh_dir(), *src, *dst, *isrc, *idst, err[256];
+	int fd, iter, j, n, clean;
+
+	small_cfg(&c);
+	c.segment_bytes = 1 << 20;
+	c.index_interval_bytes = 100;
+	log = filled(d, &c, 40, NULL);
+	end = kq_log_end(log);
+	src = kq_xasprintf("%s/00000000000000000000.log", kq_log_dir(log));
+	isrc = kq_xasprintf("%s/00000000000000000000.index", kq_log_dir(log));
+	kq_log_close(log);
+	size = file_size(src);
+	isize = file_size(isrc);
+	data = kq_xmalloc((size_t)size);
+	idx = kq_xmalloc((size_t)isize);
+	fd = open(src, O_RDONLY);
+	T_OK(read(fd, data, (size_t)size) == size, "read");
+	close(fd);
+	fd = open(isrc, O_RDONLY);
+	T_OK(read(fd, idx, (size_t)isize) == isize, "read");
+	close(fd);
+	srand(7);
+	for (iter = 0; iter < 200; iter++) {
+		char *dd = fresh_dir();
+		unsigned char *m = kq_xmalloc((size_t)size), *mi = kq_xmalloc((size_t)isize);
+		off_t len = size;
+
+		clean = iter % 2;
+		memcpy(m, data, (size_t)size);
+		memcpy(mi, idx, (size_t)isize);
+		for (j = 0; j < 1 + iter % 3; j++)
+			m[rand() % size] ^= (unsigned char)(1 + rand() % 255);
+		if (iter % 5 == 0)
+			len = rand() % size;
+		if (iter % 7 == 0)
+			mi[rand() % isize] ^= (unsigned char)(1 + rand() % 255);
+		dst = kq_xasprintf("%s/t-0", dd);
+		mkdir(dst, 0755);
+		free(dst);
+		dst = kq_xasprintf("%s/t-0/00000000000000000000.log", dd);
+		idst = kq_xasprintf("%s/t-0/00000000000000000000.index", dd);
+		fd = open(dst, O_WRONLY | O_CREAT, 0644);
+		T_OK(write(fd, m, (size_t)len) == len, "write");
+		close(fd);
+		fd = open(idst, O_WRONLY | O_CREAT, 0644);
+		T_OK(write(fd, mi, (size_t)isize) == isize, "write");
+		close(fd);
+		T_EQ(kq_log_open(&log, dd, "t", 0, &c, 0, clean, err, sizeof(err)), 0);
+		T_OK(kq_log_end(log) >= 0 && kq_log_end(log) <= end + (clean ? INT32_MAX : 0),
+		     "end %lld", (long long)kq_log_end(log));
+		T_OK(kq_log_size(log) <= len, "size");
+		if (!clean) {
+			check_every_offset(log);
+		} else {
+			for (k = 0; k < kq_log_end(log) && k < 200; k++)
+				(void)kq_log_read(log, k, kq_log_end(log), 1000, true, sl, 4, &n);
+		}
+		(void)kq_log_offset_for_time(log, 1100, &b, &k);
+		b = kq_log_end(log);
+		T_EQ(append1(log, 1, 1, -1, &k), 0);
+		T_EQ(k, b);
+		kq_log_close(log);
+		free(m);
+		free(mi);
+		free(dst);
+		free(idst);
+		free(dd);
+	}
+	free(data);
+	free(idx);
+	free(src);
+	free(isrc);
+	free(d);
+}
+
 /* A batch larger than the recovery scan's window: CRC checked streaming. */
 static void
 test_big_batch(void)
@@ -760,6 +848,7 @@ main(void)
 	T_RUN(test_recover_bad_crc);
 	T_RUN(test_recover_garbage_tail);
 	T_RUN(test_missing_index);
+	T_RUN(test_random_damage);
 	T_RUN(test_big_batch);
 	T_RUN(test_checkpoint);
 	T_RUN(test_epochs);
