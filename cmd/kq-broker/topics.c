@@ -317,6 +317,32 @@ out:
 	return rc;
 }
 
+/* Kafka refuses names that differ only in '.' vs '_' (they collide in metric names). */
+static struct topic *
+topic_collision(const char *name)
+{
+	size_t len = strlen(name), i;
+	int k;
+
+	if (!strpbrk(name, "._"))
+		return NULL;
+	for (k = 0; k < ntopics; k++) {
+		const char *tn = topics[k]->name;
+
+		if (strlen(tn) != len)
+			continue;
+		for (i = 0; i < len; i++) {
+			char a = name[i] == '.' ? '_' : name[i], b = tn[i] == '.' ? '_' : tn[i];
+
+			if (a != b)
+				break;
+		}
+		if (i == len)
+			return topics[k];
+	}
+	return NULL;
+}
+
 int
 topic_create(const char *name, int32_t nparts, char **keys, char **vals, int nconf,
 	     bool validate_only, char *msg, size_t msglen)
@@ -332,6 +358,10 @@ topic_create(const char *name, int32_t nparts, char **keys, char **vals, int nco
 	if (topic_find(name, strlen(name))) {
 		snprintf(msg, msglen, "Topic '%s' already exists.", name);
 		return KQ_E_TOPIC_ALREADY_EXISTS;
+	}
+	if ((t = topic_collision(name)) != NULL) {
+		snprintf(msg, msglen, "Topic '%s' collides with existing topic: %s", name, t->name);
+		return KQ_E_INVALID_TOPIC_EXCEPTION;
 	}
 	if (nparts < 1 || nparts > 100000) {
 		snprintf(msg, msglen, "Number of partitions must be in 1..100000");
