@@ -76,9 +76,7 @@ main(int argc, char **argv)
 		case ':':
 			kq_usage_error("option %s needs a value", argv[optind - 1]);
 		case '?':
-			if (optopt)
-				kq_usage_error("unknown option -%c", optopt);
-			kq_usage_error("unknown option %s", argv[optind - 1]);
+			kq_cli_unknown_option(argv[optind - 1], optopt, long_opts);
 		default:
 			break;
 		}

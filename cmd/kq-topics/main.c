@@ -269,13 +269,11 @@ parse_opts(int argc, char **argv, struct opts *op)
 		case OPT_IF_EXISTS: op->if_exists = true; SEEN("--if-exists", B(CMD_DELETE)); break;
 		case 'y': op->yes = true; SEEN("-y", B(CMD_DELETE)); break;
 		case ':':
-			if (optopt)
-				kq_usage_error("option -%c needs a value", optopt);
-			kq_usage_error("option %s needs a value", argv[optind - 1]);
+			if (strncmp(argv[optind - 1], "--", 2) == 0)
+				kq_usage_error("option %s needs a value", argv[optind - 1]);
+			kq_usage_error("option -%c needs a value", optopt);
 		default:
-			if (optopt)
-				kq_usage_error("unknown option -%c", optopt);
-			kq_usage_error("unknown option %s", argv[optind - 1]);
+			kq_cli_unknown_option(argv[optind - 1], optopt, long_opts);
 		}
 	}
 #undef SEEN

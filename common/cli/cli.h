@@ -69,6 +69,16 @@ KQ_PRINTF(1, 2) void kq_debug(const char *fmt, ...);
  */
 KQ_PRINTF(1, 2) KQ_NORETURN void kq_usage_error(const char *fmt, ...);
 
+/*
+ * Usage error for the unknown option arg (argv[optind - 1] after getopt_long
+ * returned '?'; optopt is the short letter or 0): "unknown option --partiton
+ * (did you mean --partitions?)" when a long option of longopts is within two
+ * edits, then exit 2.  longopts is a getopt_long table (struct option).
+ */
+struct option;
+KQ_NORETURN void kq_cli_unknown_option(const char *arg, int optopt,
+				       const struct option *longopts);
+
 /* -V/--version: "PROG (kq) 0.1.0" on stdout, exit 0 (1 if stdout fails). */
 KQ_NORETURN void kq_cli_version(void);
 
