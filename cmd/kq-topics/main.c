@@ -511,6 +511,12 @@ connect_or_die(const struct opts *op)
 	r = kq_client_connect(client);
 	if (r < 0)
 		die_client(r);
+	if (kq_cli_verbosity >= 1) {
+		struct kq_conn *conn;
+
+		if (kq_client_any_conn(client, &conn) == 0)
+			kq_debug("connected to %s", kq_conn_name(conn));
+	}
 }
 
 static bool
@@ -543,6 +549,8 @@ get_topics(const struct opts *op, char **names, int n, bool all_internal, int *c
 	r = kq_client_metadata(client, n ? (const char *const *)names : NULL, n, false, &md);
 	if (r < 0)
 		die_client(r);
+	kq_debug("metadata: %d brokers, controller %d, %d topics", md->n_brokers,
+		 md->controller_id, md->n_topics);
 	v = kq_xcalloc((size_t)md->n_topics + 1, sizeof(*v));
 	if (n) {
 		for (i = 0; i < n; i++) {
