@@ -49,7 +49,6 @@ emit(const char *tag, int errnum, const char *fmt, va_list ap)
 	if (errnum)
 		kq_buf_addf(&b, ": %s", strerror(errnum));
 	kq_buf_addc(&b, '\n');
-	fflush(stdout == stderr ? stdout : stderr);
 	while (off < b.len) {
 		n = write(STDERR_FILENO, b.buf + off, b.len - off);
 		if (n < 0 && errno == EINTR)

@@ -310,7 +310,25 @@ send_resp(int fd, int32_t corr, const struct kq_buf *body)
 	write_all(fd, body->buf, body->len);
 }
 
-enum fake_mode { FAKE_GOOD, FAKE_BAD_CORR, FAKE_HUGE };
+/* The same in small pieces with pauses, so the client sees partial frames. */
+static void
+send_resp_split(int fd, int32_t corr, const struct kq_buf *body)
+{
+	struct kq_buf f = { 0 };
+	size_t off, n;
+
+	kq_wr_i32(&f, (int32_t)(4 + body->len));
+	kq_wr_i32(&f, corr);
+	kq_buf_add(&f, body->buf, body->len);
+	for (off = 0; off < f.len; off += n) {
+		n = KQ_MIN(f.len - off, off < 16 ? 3 : 100000);
+		write_all(fd, f.buf + off, n);
+		usleep(2000);
+	}
+	kq_buf_free(&f);
+}
+
+enum fake_mode { FAKE_GOOD, FAKE_BAD_CORR, FAKE_HUGE, FAKE_BIG_SPLIT };
 
 /*
  * The child accepts one connection, answers ApiVersions (Metadata v1..8,
@@ -343,6 +361,20 @@ fake_broker(int lfd, enum fake_mode mode)
 	send_resp(fd, corr, &b);
 	kq_MetadataResponse_init(&md);
 	md.ControllerId = 7;
+	if (mode == FAKE_BIG_SPLIT) {
+		static struct kq_MetadataResponse_MetadataResponseBroker brokers[20000];
+		static char host[] = "broker-host-name-0123456789.example";
+		int i;
+
+		for (i = 0; i < 20000; i++) {
+			kq_MetadataResponse_MetadataResponseBroker_init(&brokers[i]);
+			brokers[i].NodeId = i;
+			brokers[i].Host = kq_str_c(host);
+			brokers[i].Port = 9092;
+		}
+		md.Brokers = brokers;
+		md.Brokers_count = 20000;
+	}
 	while ((corr = read_req(fd, &api, &ver)) >= 0) {
 		kq_buf_reset(&b);
 		if (mode == FAKE_HUGE) {
@@ -354,7 +386,10 @@ fake_broker(int lfd, enum fake_mode mode)
 			continue;
 		}
 		kq_MetadataResponse_encode(&b, ver, &md);
-		send_resp(fd, mode == FAKE_BAD_CORR ? corr + 100 : corr, &b);
+		if (mode == FAKE_BIG_SPLIT)
+			send_resp_split(fd, corr, &b);
+		else
+			send_resp(fd, mode == FAKE_BAD_CORR ? corr + 100 : corr, &b);
 	}
 	_exit(0);
 }
@@ -465,6 +500,56 @@ test_conn_hostile(void)
 	T_OK(strstr(err, "connection refused") != NULL, "%s", err);
 }
 
+/* A 900 KB answer arriving in pieces, read with the non-blocking calls. */
+static void
+test_conn_split_nb(void)
+{
+	struct kq_conn *conn = NULL;
+	struct kq_MetadataRequest req;
+	struct kq_MetadataResponse resp;
+	struct kq_arena a = { 0 };
+	struct kq_resp rr;
+	struct pollfd pfd;
+	char err[256];
+	int port, status, r, again = 0, got = 0;
+	pid_t pid = start_fake(FAKE_BIG_SPLIT, &port);
+
+	r = kq_conn_open(&conn, "127.0.0.1", port, NULL, 5000, err, sizeof(err));
+	T_EQ(r, 0);
+	if (r)
+		return;
+	kq_MetadataRequest_init(&req);
+	req.Topics_count = -1;
+	T_OK(kq_conn_enqueue(conn, KQ_API_METADATA, 1, &req, NULL) >= 0, "enqueue");
+	T_OK(kq_conn_enqueue(conn, KQ_API_METADATA, 1, &req, NULL) >= 0, "enqueue");
+	T_OK(kq_conn_want_write(conn), "queued bytes");
+	while (got < 2) {
+		r = kq_conn_recv_nb(conn, &rr);
+		if (r == KQ_ERR_AGAIN) {
+			again++;
+			pfd.fd = kq_conn_fd(conn);
+			pfd.events = POLLIN | (kq_conn_want_write(conn) ? POLLOUT : 0);
+			if (poll(&pfd, 1, 5000) <= 0)
+				break;
+			continue;
+		}
+		T_EQ(r, 0);
+		if (r)
+			break;
+		kq_arena_reset(&a);
+		T_EQ(kq_resp_decode(&rr, &a, &resp), 0);
+		T_EQ(resp.Brokers_count, 20000);
+		T_OK(resp.Brokers_count == 20000 && resp.Brokers[19999].NodeId == 19999, "last");
+		got++;
+	}
+	T_EQ(got, 2);
+	T_OK(again > 2, "partial frames were waited for (%d)", again);
+	T_EQ(kq_conn_unsent(conn), 0);
+	kq_conn_close(conn);
+	waitpid(pid, &status, 0);
+	kq_arena_free(&a);
+}
+
 static void
 test_client_timeout(void)
 {
@@ -501,6 +586,7 @@ main(void)
 	T_RUN(test_backoff);
 	T_RUN(test_conn_pipelined);
 	T_RUN(test_conn_hostile);
+	T_RUN(test_conn_split_nb);
 	T_RUN(test_client_timeout);
 	return t_done();
 }
