@@ -1382,7 +1382,7 @@ confirm(const struct opts *op)
 	fprintf(stderr, "%s: delete %s", kq_cli_progname(), op->n_args > 1 ? "topics " : "topic ");
 	for (i = 0; i < op->n_args; i++)
 		fprintf(stderr, "%s'%s'", i ? ", " : "", op->args[i]);
-	fprintf(stderr, " and all their data? [y/N] ");
+	fprintf(stderr, " and all %s data? [y/N] ", op->n_args > 1 ? "their" : "its");
 	fflush(stderr);
 	if (!fgets(line, sizeof(line), stdin))
 		return false;
