@@ -1899,8 +1899,17 @@ commit_stored(struct kq_coord *c, struct op *op, int64_t now)
 	struct group *g = op->group ? group_find_c(c, op->group) : NULL;
 	int err = op->err ? map_append_err(op->err) : 0;
 
-	if (op->nparts > 0 && !g && !err)
-		err = KQ_E_NOT_COORDINATOR;
+	if (op->nparts > 0 && !g && !err) {
+		/* the group went away meanwhile (dropped while it held nothing):
+		 * the offsets are durable, so it comes back if we still lead it */
+		struct kq_str id = kq_str_c(op->group);
+		int32_t p = kq_coord_partition_for(c, id);
+
+		if (c->pstate[p] == PART_LOADED)
+			g = group_new(c, id, p, now);
+		else
+			err = KQ_E_NOT_COORDINATOR;
+	}
 	for (int i = 0; i < op->nparts; i++) {
 		struct op_part *p = &op->parts[i];
 

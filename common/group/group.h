@@ -55,8 +55,10 @@
  *	ListGroups 16        kq_coord_list(...)
  *	DeleteGroups 42      kq_coord_delete_groups(...)
  *	OffsetDelete 47      kq_coord_offset_delete(...)
- *    Each returns KQ_COORD_DONE: resp is filled (from arena a; strings are
- *    copies, so the request frame may go) - encode and send it now; or
+ *    Each returns KQ_COORD_DONE: resp is filled - encode and send it now,
+ *    before the next call into the coordinator (it points into arena a or
+ *    into coordinator memory that lives until then; never into the request
+ *    frame, so the frame may go at once); or
  *    KQ_COORD_PENDING: keep ctx; the answer comes later through
  *    cc.reply(owner, ctx, api_key, version, resp), where resp points to the
  *    response struct of that API (struct kq_JoinGroupResponse *, ...), valid
@@ -64,7 +66,8 @@
  *    the ctx of the call in progress (that one gets KQ_COORD_DONE instead),
  *    but may be called for other waiting ctxs from inside any entry point.
  *    ctx identifies one request (e.g. the broker's response slot) and must
- *    be unique among outstanding requests; it is never dereferenced.
+ *    be unique among outstanding requests; it is never dereferenced.  The
+ *    reply callback must not call back into the coordinator.
  *
  * 5. When a connection closes, call kq_coord_forget_ctx(coord, ctx) for each
  *    of its outstanding (PENDING) requests: no reply is sent to it later.

@@ -951,13 +951,46 @@ test_protocol_vote(void)
 {
 	struct jr j;
 
-	/* members offering (range, roundrobin) and (roundrobin, range): a tie of
-	 * one vote each, broken by the first member's order; a third member
-	 * votes roundrobin */
-	fk_reset(0);
+	/* (range, roundrobin), (roundrobin, range), (roundrobin, range):
+	 * roundrobin wins 2 votes to 1 */
+	fk_reset(50);
 	join_full(&j, "g", "", NULL, 3, CTX(0), "t0", "roundrobin");
-	T_EQ(j.rc, KQ_COORD_DONE);
-	T_OK(kq_str_eq(j.resp.ProtocolName, "range"), "one member: its first choice");
+	T_EQ(j.rc, KQ_COORD_PENDING);
+	for (int i = 1; i < 3; i++) {
+		struct kq_JoinGroupRequest req;
+		struct kq_JoinGroupResponse resp;
+		struct kq_JoinGroupRequest_JoinGroupRequestProtocol ps[2];
+
+		kq_JoinGroupRequest_init(&req);
+		req.GroupId = kq_str_c("g");
+		req.SessionTimeoutMs = 10000;
+		req.MemberId = kq_str_c("");
+		req.ProtocolType = kq_str_c("consumer");
+		ps[0].Name = kq_str_c("roundrobin");
+		ps[1].Name = kq_str_c("range");
+		ps[0].Metadata = ps[1].Metadata = sub_blob("t0", NULL);
+		req.Protocols = ps;
+		req.Protocols_count = 2;
+		T_EQ(kq_coord_join(fk.c, &req, 3, NULL, CTX(i), fk.now, &ar, &resp),
+		     KQ_COORD_PENDING);
+		/* a different protocol type is refused */
+		req.ProtocolType = kq_str_c("connect");
+		T_EQ(kq_coord_join(fk.c, &req, 3, NULL, CTX(9), fk.now, &ar, &resp), KQ_COORD_DONE);
+		T_EQ(resp.ErrorCode, KQ_E_INCONSISTENT_GROUP_PROTOCOL);
+	}
+	fk.now += 50;
+	kq_coord_tick(fk.c, fk.now);
+	fk.now += 50;
+	kq_coord_tick(fk.c, fk.now);
+	T_EQ(fk.nr, 3);
+	T_STREQ(rep(CTX(2))->protocol, "roundrobin");
+	T_EQ(rep(CTX(0))->nmembers, 3);
+
+	/* a tie (one vote each) goes to the first member's order */
+	fk_reset(0);
+	fk.auto_done = true;
+	join_full(&j, "h", "", NULL, 3, CTX(0), "t0", "roundrobin");
+	T_OK(kq_str_eq(j.resp.ProtocolName, "range"), "alone: its first choice");
 }
 
 static void
