@@ -8,6 +8,8 @@
 #include "../../common/group/group.h"
 #include "t.h"
 
+#define RCTX_MAX 4096
+
 /* ---- a fake broker ---- */
 
 struct reply {
@@ -63,12 +65,20 @@ fill_sync(struct reply *x, const struct kq_SyncGroupResponse *r)
 		memcpy(x->assign, r->Assignment.p, (size_t)r->Assignment.len);
 }
 
+static void (*reply_hook)(void *ctx, int16_t api, const void *resp);
+
 static void
 on_reply(void *owner, void *ctx, int16_t api, int16_t v, const void *resp)
 {
 	struct reply *x;
 	struct kq_buf w = { 0 };
 
+	if (reply_hook) {
+		KQ_ASSERT(kq_msg_encode(api, true, v, &w, resp) == 0);
+		kq_buf_free(&w);
+		reply_hook(ctx, api, resp);
+		return;
+	}
 	KQ_ASSERT(fk.nr < (int)KQ_ARRAY_LEN(fk.r));
 	x = &fk.r[fk.nr++];
 	memset(x, 0, sizeof(*x));
@@ -93,12 +103,18 @@ on_reply(void *owner, void *ctx, int16_t api, int16_t v, const void *resp)
 	}
 }
 
+static void ack_first(void);
+
 static void
 on_append(void *owner, int32_t partition, const unsigned char *batch, size_t len, void *done)
 {
 	struct append *a;
 
-	KQ_ASSERT(fk.nap < (int)KQ_ARRAY_LEN(fk.ap));
+	if (fk.nap == (int)KQ_ARRAY_LEN(fk.ap)) {
+		/* random test: keep the window small, acknowledge the oldest */
+		KQ_ASSERT(!fk.auto_done);
+		ack_first();
+	}
 	a = &fk.ap[fk.nap++];
 	a->partition = partition;
 	a->batch = kq_xmalloc(len);
@@ -110,6 +126,30 @@ on_append(void *owner, int32_t partition, const unsigned char *batch, size_t len
 		fk.pending_first = fk.nap;
 		kq_coord_append_done(fk.c, done, fk.fail_err, fk.now);
 	}
+}
+
+/* Acknowledge the oldest outstanding append and forget the acknowledged ones. */
+static void
+ack_first(void)
+{
+	void *d;
+
+	if (fk.pending_first == fk.nap)
+		return;
+	d = fk.ap[fk.pending_first].done;
+	fk.ap[fk.pending_first++].done = NULL;
+	if (fk.pending_first == fk.nap || fk.nap == (int)KQ_ARRAY_LEN(fk.ap)) {
+		/* compact */
+		int n = fk.nap - fk.pending_first;
+
+		for (int i = 0; i < fk.pending_first; i++)
+			free(fk.ap[i].batch);
+		memmove(fk.ap, fk.ap + fk.pending_first, sizeof(fk.ap[0]) * (size_t)n);
+		fk.nap = n;
+		fk.pending_first = 0;
+	}
+	if (d)
+		kq_coord_append_done(fk.c, d, 0, fk.now);
 }
 
 /* Acknowledge every outstanding append. */
@@ -363,6 +403,14 @@ rep(void *ctx)
 }
 
 static int ctxs[64];
+
+static int *
+ctxs_big(void)
+{
+	static int big[RCTX_MAX];
+
+	return big;
+}
 #define CTX(i) ((void *)&ctxs[(i)])
 
 /*
@@ -1113,6 +1161,185 @@ test_placement(void)
 	T_EQ(kq_coord_partition_for(fk.c, kq_str_c("polygenelubricants")), 0);
 }
 
+
+/* ---- random operation sequences: every held request is answered once ---- */
+
+#define RCLIENTS 8
+#define RCTX RCTX_MAX
+
+static struct {
+	char member[RCLIENTS][160];
+	int32_t gen[RCLIENTS];
+	bool leader[RCLIENTS];
+	unsigned char outstanding[RCTX];	/* 1 = PENDING, not answered */
+	int ctx_client[RCTX];
+	int16_t ctx_api[RCTX];
+	int next_ctx;
+	int bad;
+	uint64_t rng;
+} rs;
+
+static uint32_t
+rnd(uint32_t n)
+{
+	rs.rng = rs.rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (uint32_t)(rs.rng >> 33) % n;
+}
+
+static void
+learn_join(int cl, const struct kq_JoinGroupResponse *r)
+{
+	if (r->ErrorCode == 0 || r->ErrorCode == KQ_E_MEMBER_ID_REQUIRED)
+		snprintf(rs.member[cl], sizeof(rs.member[cl]), "%.*s", (int)r->MemberId.len,
+			 r->MemberId.p);
+	if (r->ErrorCode == KQ_E_UNKNOWN_MEMBER_ID)
+		rs.member[cl][0] = 0;
+	if (r->ErrorCode == 0) {
+		rs.gen[cl] = r->GenerationId;
+		rs.leader[cl] = r->Members_count > 0;
+	}
+}
+
+static void
+random_hook(void *ctx, int16_t api, const void *resp)
+{
+	int i = (int)((int *)ctx - ctxs_big());
+
+	if (i < 0 || i >= RCTX || !rs.outstanding[i] || rs.ctx_api[i] != api) {
+		rs.bad++;
+		return;
+	}
+	rs.outstanding[i] = 0;
+	if (api == KQ_API_JOIN_GROUP)
+		learn_join(rs.ctx_client[i], resp);
+	if (getenv("KQ_TEST_STATS")) {
+		int e = api == KQ_API_JOIN_GROUP ? ((const struct kq_JoinGroupResponse *)resp)->ErrorCode :
+			api == KQ_API_SYNC_GROUP ? ((const struct kq_SyncGroupResponse *)resp)->ErrorCode :
+			((const struct kq_OffsetCommitResponse *)resp)->Topics[0].Partitions[0].ErrorCode;
+		fprintf(stderr, "stat %d %d\n", api, e);
+	}
+}
+
+static void *
+new_ctx(int cl, int16_t api)
+{
+	int i = rs.next_ctx++ % RCTX;
+
+	KQ_ASSERT(!rs.outstanding[i]);
+	rs.ctx_client[i] = cl;
+	rs.ctx_api[i] = api;
+	return ctxs_big() + i;
+}
+
+static void
+track(void *ctx, int rc)
+{
+	int i = (int)((int *)ctx - ctxs_big());
+
+	if (rc == KQ_COORD_PENDING)
+		rs.outstanding[i] = 1;
+}
+
+static void
+random_step(const char *group)
+{
+	int cl = (int)rnd(RCLIENTS), rc, err;
+	void *ctx;
+
+	switch (rnd(10)) {
+	case 0:
+	case 1: {
+		struct jr j;
+
+		ctx = new_ctx(cl, KQ_API_JOIN_GROUP);
+		join_full(&j, group, rs.member[cl], NULL, (int16_t)(2 + rnd(4)), ctx,
+			  rnd(2) ? "t0" : "t1", rnd(2) ? "roundrobin" : NULL);
+		track(ctx, j.rc);
+		if (j.rc == KQ_COORD_DONE)
+			learn_join(cl, &j.resp);
+		break;
+	}
+	case 2: {
+		struct kq_SyncGroupResponse resp;
+		const char *ids[RCLIENTS], *blobs[RCLIENTS];
+		int n = 0;
+
+		if (rs.leader[cl])
+			for (int k = 0; k < RCLIENTS; k++)
+				if (rs.member[k][0]) {
+					ids[n] = rs.member[k];
+					blobs[n++] = "x";
+				}
+		ctx = new_ctx(cl, KQ_API_SYNC_GROUP);
+		rc = sync_req(group, rs.member[cl], rs.gen[cl], ctx, ids, blobs, n, &resp);
+		track(ctx, rc);
+		break;
+	}
+	case 3:
+	case 4:
+		heartbeat(group, rs.member[cl], NULL, rs.gen[cl]);
+		break;
+	case 5:
+		if (rnd(4) == 0 && leave(group, rs.member[cl]) == 0)
+			rs.member[cl][0] = 0;
+		break;
+	case 6:
+		ctx = new_ctx(cl, KQ_API_OFFSET_COMMIT);
+		rc = commit(group, rs.member[cl], rs.member[cl][0] ? rs.gen[cl] : -1, "t0",
+			    (int32_t)rnd(3), rnd(1000), 0, ctx, &err);
+		track(ctx, rc);
+		break;
+	case 7:
+		fk.now += rnd(6000);
+		kq_coord_tick(fk.c, fk.now);
+		break;
+	case 8:
+		for (uint32_t k = rnd(4); k > 0; k--)
+			ack_first();
+		break;
+	default: {
+		/* a connection closes: forget one outstanding request */
+		int i = (int)rnd(RCTX);
+
+		if (rs.outstanding[i]) {
+			kq_coord_forget_ctx(fk.c, ctxs_big() + i);
+			rs.outstanding[i] = 0;
+		}
+		break;
+	}
+	}
+}
+
+static void
+test_random_sequences(void)
+{
+	for (uint64_t seed = 1; seed <= 40; seed++) {
+		int left = 0;
+
+		fk_reset((int32_t)(seed % 3) * 100);
+		memset(&rs, 0, sizeof(rs));
+		rs.rng = seed;
+		reply_hook = random_hook;
+		for (int step = 0; step < 1500; step++)
+			random_step(seed % 2 ? "g" : "h");
+		/* drain: acknowledge everything, let every timer run out */
+		for (int round = 0; round < 20; round++) {
+			ack_all(0);
+			fk.now += 30000;
+			kq_coord_tick(fk.c, fk.now);
+		}
+		for (int i = 0; i < RCTX; i++)
+			left += rs.outstanding[i];
+		T_OK(rs.bad == 0, "seed %llu: %d unexpected replies", (unsigned long long)seed,
+		     rs.bad);
+		T_OK(left == 0, "seed %llu: %d requests never answered", (unsigned long long)seed,
+		     left);
+		reply_hook = NULL;
+		if (rs.bad || left)
+			break;
+	}
+}
+
 /* ---- assignors ---- */
 
 static void
@@ -1260,6 +1487,7 @@ main(void)
 	T_RUN(test_forget_ctx);
 	T_RUN(test_fetch_all_and_list);
 	T_RUN(test_placement);
+	T_RUN(test_random_sequences);
 	T_RUN(test_assign_kafka_examples);
 	T_RUN(test_assign_edges);
 	T_RUN(test_subscription_blob);
