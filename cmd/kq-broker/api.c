@@ -18,7 +18,9 @@ const struct api api_table[KQ_API_MAX] = {
 	[KQ_API_DELETE_TOPICS] = { 0, 3, h_delete_topics },
 	[KQ_API_DELETE_RECORDS] = { 0, 1, h_delete_records },
 	[KQ_API_DESCRIBE_CONFIGS] = { 0, 3, h_describe_configs },
+	[KQ_API_ALTER_CONFIGS] = { 0, 1, h_alter_configs },
 	[KQ_API_CREATE_PARTITIONS] = { 0, 1, h_create_partitions },
+	[KQ_API_INCREMENTAL_ALTER_CONFIGS] = { 0, 0, h_incremental_alter_configs },
 };
 
 static struct kq_arena arena;

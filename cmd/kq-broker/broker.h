@@ -123,6 +123,9 @@ struct partition *partition_find(struct kq_str topic, int32_t part);
 int topic_create(const char *name, int32_t nparts, char **keys, char **vals, int nconf,
 		 bool validate_only, char *msg, size_t msglen);
 int topic_delete(struct topic *t);
+/* Replace the topic's overrides (validated first); 0 or a Kafka error with msg. */
+int topic_set_configs(struct topic *t, char **keys, char **vals, int n, bool validate_only,
+		      char *msg, size_t msglen);
 int topic_add_partitions(struct topic *t, int32_t total, char *msg, size_t msglen);
 /* Iterate all topics in name order. */
 int topics_count(void);
@@ -208,6 +211,8 @@ int h_create_topics(struct req *rq);
 int h_delete_topics(struct req *rq);
 int h_create_partitions(struct req *rq);
 int h_describe_configs(struct req *rq);
+int h_alter_configs(struct req *rq);
+int h_incremental_alter_configs(struct req *rq);
 
 /* Produce waiters (h_produce.c) and fetch waiters (h_fetch.c). */
 void produce_waiters_check(void);

@@ -368,3 +368,168 @@ h_describe_configs(struct req *rq)
 	respond_buf(rq, w);
 	return 0;
 }
+
+/* ---- AlterConfigs / IncrementalAlterConfigs (topic resources only) ---- */
+
+enum { OP_SET = 0, OP_DELETE = 1, OP_APPEND = 2, OP_SUBTRACT = 3, OP_REPLACE_ALL = -1 };
+
+struct alter {
+	const char *name;
+	const char *value;	/* NULL for delete */
+	int op;
+};
+
+/*
+ * Apply one resource's changes.  AlterConfigs (OP_REPLACE_ALL entries)
+ * replaces the whole override set; incremental ops edit the current one.
+ */
+static int
+alter_resource(int8_t type, struct kq_str rname, const struct alter *al, int n, bool incremental,
+	       bool validate_only, struct kq_arena *a, char *msg, size_t msglen)
+{
+	struct topic *t;
+	char **keys, **vals;
+	int nk = 0, i, j;
+
+	if (type == 4) {
+		snprintf(msg, msglen, "Dynamic broker configs are not supported by kq; "
+			 "use -X or the config file");
+		return KQ_E_INVALID_REQUEST;
+	}
+	if (type != 2) {
+		snprintf(msg, msglen, "Unsupported resource type %d", type);
+		return KQ_E_INVALID_REQUEST;
+	}
+	t = topic_find_str(rname);
+	if (!t) {
+		snprintf(msg, msglen, "Topic does not exist");
+		return KQ_E_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	keys = kq_arena_alloc(a, (size_t)(t->nconf + n + 1) * sizeof(char *));
+	vals = kq_arena_alloc(a, (size_t)(t->nconf + n + 1) * sizeof(char *));
+	if (incremental) {
+		for (i = 0; i < t->nconf; i++) {
+			keys[nk] = t->ckeys[i];
+			vals[nk++] = t->cvals[i];
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (al[i].op == OP_APPEND || al[i].op == OP_SUBTRACT) {
+			snprintf(msg, msglen, "APPEND/SUBTRACT are not supported for %s", al[i].name);
+			return KQ_E_INVALID_REQUEST;
+		}
+		if (al[i].op > OP_SUBTRACT || al[i].op < OP_REPLACE_ALL) {
+			snprintf(msg, msglen, "Unknown config operation %d", al[i].op);
+			return KQ_E_INVALID_REQUEST;
+		}
+		for (j = 0; j < nk; j++)
+			if (strcmp(keys[j], al[i].name) == 0)
+				break;
+		if (al[i].op == OP_DELETE) {
+			if (j < nk) {
+				keys[j] = keys[nk - 1];
+				vals[j] = vals[nk - 1];
+				nk--;
+			}
+			continue;
+		}
+		if (!al[i].value) {
+			snprintf(msg, msglen, "Null value for %s", al[i].name);
+			return KQ_E_INVALID_CONFIG;
+		}
+		keys[j] = (char *)al[i].name;
+		vals[j] = (char *)al[i].value;
+		if (j == nk)
+			nk++;
+	}
+	return topic_set_configs(t, keys, vals, nk, validate_only, msg, msglen);
+}
+
+int
+h_alter_configs(struct req *rq)
+{
+	struct kq_AlterConfigsRequest m;
+	struct kq_AlterConfigsResponse resp;
+	struct kq_buf *w;
+	int32_t i, j;
+
+	if (kq_AlterConfigsRequest_decode(&rq->body, rq->version, rq->arena, &m))
+		return -1;
+	kq_AlterConfigsResponse_init(&resp);
+	resp.Responses = kq_arena_alloc(rq->arena,
+		(size_t)(m.Resources_count ? m.Resources_count : 1) * sizeof(*resp.Responses));
+	resp.Responses_count = m.Resources_count;
+	for (i = 0; i < m.Resources_count; i++) {
+		struct kq_AlterConfigsRequest_AlterConfigsResource *res = &m.Resources[i];
+		struct kq_AlterConfigsResponse_AlterConfigsResourceResponse *rr = &resp.Responses[i];
+		struct alter *al = kq_arena_alloc(rq->arena,
+			(size_t)(res->Configs_count + 1) * sizeof(*al));
+		char msg[512] = "";
+		int rc;
+
+		kq_AlterConfigsResponse_AlterConfigsResourceResponse_init(rr);
+		rr->ResourceType = res->ResourceType;
+		rr->ResourceName = res->ResourceName;
+		rr->ErrorMessage = KQ_STR_NULL;
+		for (j = 0; j < res->Configs_count; j++) {
+			al[j].name = adup(rq->arena, res->Configs[j].Name);
+			al[j].value = res->Configs[j].Value.len < 0 ? NULL :
+				      adup(rq->arena, res->Configs[j].Value);
+			al[j].op = OP_REPLACE_ALL;
+		}
+		rc = alter_resource(res->ResourceType, res->ResourceName, al, res->Configs_count,
+				    false, m.ValidateOnly, rq->arena, msg, sizeof(msg));
+		rr->ErrorCode = (int16_t)rc;
+		if (rc)
+			rr->ErrorMessage = amsg(rq->arena, msg);
+	}
+	w = api_wbuf();
+	kq_AlterConfigsResponse_encode(w, rq->version, &resp);
+	respond_buf(rq, w);
+	return 0;
+}
+
+int
+h_incremental_alter_configs(struct req *rq)
+{
+	struct kq_IncrementalAlterConfigsRequest m;
+	struct kq_IncrementalAlterConfigsResponse resp;
+	struct kq_buf *w;
+	int32_t i, j;
+
+	if (kq_IncrementalAlterConfigsRequest_decode(&rq->body, rq->version, rq->arena, &m))
+		return -1;
+	kq_IncrementalAlterConfigsResponse_init(&resp);
+	resp.Responses = kq_arena_alloc(rq->arena,
+		(size_t)(m.Resources_count ? m.Resources_count : 1) * sizeof(*resp.Responses));
+	resp.Responses_count = m.Resources_count;
+	for (i = 0; i < m.Resources_count; i++) {
+		struct kq_IncrementalAlterConfigsRequest_AlterConfigsResource *res = &m.Resources[i];
+		struct kq_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse *rr =
+			&resp.Responses[i];
+		struct alter *al = kq_arena_alloc(rq->arena,
+			(size_t)(res->Configs_count + 1) * sizeof(*al));
+		char msg[512] = "";
+		int rc;
+
+		kq_IncrementalAlterConfigsResponse_AlterConfigsResourceResponse_init(rr);
+		rr->ResourceType = res->ResourceType;
+		rr->ResourceName = res->ResourceName;
+		rr->ErrorMessage = KQ_STR_NULL;
+		for (j = 0; j < res->Configs_count; j++) {
+			al[j].name = adup(rq->arena, res->Configs[j].Name);
+			al[j].value = res->Configs[j].Value.len < 0 ? NULL :
+				      adup(rq->arena, res->Configs[j].Value);
+			al[j].op = res->Configs[j].ConfigOperation;
+		}
+		rc = alter_resource(res->ResourceType, res->ResourceName, al, res->Configs_count,
+				    true, m.ValidateOnly, rq->arena, msg, sizeof(msg));
+		rr->ErrorCode = (int16_t)rc;
+		if (rc)
+			rr->ErrorMessage = amsg(rq->arena, msg);
+	}
+	w = api_wbuf();
+	kq_IncrementalAlterConfigsResponse_encode(w, rq->version, &resp);
+	respond_buf(rq, w);
+	return 0;
+}

@@ -515,3 +515,53 @@ topics_close_all(void)
 	}
 	ntopics = 0;
 }
+
+int
+topic_set_configs(struct topic *t, char **keys, char **vals, int n, bool validate_only,
+		  char *msg, size_t msglen)
+{
+	struct kq_log_config lc;
+	char **nk, **nv;
+	int i, rc;
+	int32_t j;
+
+	for (i = 0; i < n; i++) {
+		rc = topic_config_check(keys[i], vals[i], msg, msglen);
+		if (rc)
+			return rc;
+	}
+	if (validate_only)
+		return 0;
+	/* keys/vals may point at the current overrides: copy before freeing them. */
+	nk = kq_xcalloc((size_t)n + 1, sizeof(char *));
+	nv = kq_xcalloc((size_t)n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		nk[i] = kq_xstrdup(keys[i]);
+		nv[i] = kq_xstrdup(vals[i]);
+	}
+	for (i = 0; i < t->nconf; i++) {
+		free(t->ckeys[i]);
+		free(t->cvals[i]);
+	}
+	free(t->ckeys);
+	free(t->cvals);
+	t->ckeys = nk;
+	t->cvals = nv;
+	t->nconf = n;
+	topic_config_build(&t->tc, t->ckeys, t->cvals, t->nconf);
+	if (registry_write(t) < 0) {
+		snprintf(msg, msglen, "cannot write topic registry: %s", strerror(errno));
+		return KQ_E_KAFKA_STORAGE_ERROR;
+	}
+	kq_log_config_default(&lc);
+	lc.segment_bytes = t->tc.segment_bytes;
+	lc.segment_ms = t->tc.segment_ms;
+	lc.index_interval_bytes = t->tc.index_interval_bytes;
+	lc.segment_index_bytes = t->tc.segment_index_bytes;
+	lc.max_message_bytes = t->tc.max_message_bytes;
+	lc.flush_mode = cfg.flush_mode;
+	for (j = 0; j < t->nparts; j++)
+		kq_log_set_config(t->parts[j]->log, &lc);
+	kq_log_info("topic %s: %d config override%s", t->name, n, n == 1 ? "" : "s");
+	return 0;
+}
