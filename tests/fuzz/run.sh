@@ -2,7 +2,7 @@
 # run.sh [SECONDS] - build the libFuzzer targets with clang-14 into
 # $FUZZ_O (default build/fuzz) and run each for SECONDS (default 60), one
 # at a time, on a scratch copy of its seed corpus.  Exits non-zero if any
-# target crashed; the crash input is left in $FUZZ_O/<target>/ and its log
+# target crashed; the crash input is left in $FUZZ_O/artifacts/<target>/ and its log
 # in $FUZZ_O/<target>.log.
 #   FUZZ_TARGETS="fuzz-batch fuzz-request"  run only these
 #   FUZZ_BUILD_ONLY=1                       build, do not run
@@ -55,12 +55,12 @@ max_len() {
 failed=0
 for t in $targets; do
 	work=$(mktemp -d "${TMPDIR:-/tmp}/kq-$t.XXXXXX") || exit 2
-	mkdir -p "$work/corpus" "$O/$t"
+	mkdir -p "$work/corpus" "$O/artifacts/$t"
 	cp "$top/tests/fuzz/corpus/$t"/* "$work/corpus/" 2>/dev/null
 	# -close_fd_mask=2 hides the log's recovery warnings; libFuzzer and the
 	# sanitizers still report on a saved copy of stderr.
 	opts="-rss_limit_mb=512 -malloc_limit_mb=64 -timeout=5 -max_len=$(max_len "$t") \
-		-close_fd_mask=2 -print_final_stats=1 -artifact_prefix=$O/$t/"
+		-close_fd_mask=2 -print_final_stats=1 -artifact_prefix=$O/artifacts/$t/"
 	if [ -n "${FUZZ_REPLAY:-}" ]; then
 		set -- "$work/corpus"/*
 		for c in "$top/tests/fuzz/crashes/$t"-*; do
