@@ -20,19 +20,24 @@
  *	struct kq_coord *coord = kq_coord_new(&cc);
  *
  * 2. Load: create the internal topic "__consumer_offsets" (cc.num_partitions
- *    partitions, cleanup.policy=compact) if missing.  For every partition p
- *    this broker leads (standalone: all of them):
+ *    partitions, cleanup.policy=compact, internal) at start-up if missing.
+ *    For every partition p this broker leads (standalone: all of them):
  *	kq_coord_load_begin(coord, p);
- *	for every batch from log start to the end (not just to the HW: in
- *	standalone mode all of the log is ours), for every record:
- *		kq_coord_load_record(coord, p, rec.key, rec.value, &err);
- *		(value.len == -1 is a tombstone; bad records are skipped and
- *		counted, the return value says so, nothing is fatal)
- *	kq_coord_load_end(coord, p);
- *    Until load_end, group requests for p get COORDINATOR_LOAD_IN_PROGRESS;
- *    for partitions never loaded they get NOT_COORDINATOR.  Cluster mode:
- *    call load_begin/record/end when becoming leader of p and
- *    kq_coord_unload(coord, p) when losing it.
+ *	for every batch from the log start to the log end, for every record
+ *	(kq_batch_iter; control batches skipped):
+ *		kq_coord_load_record(coord, p, rec.key, rec.value, now);
+ *	kq_coord_load_end(coord, p, now);
+ *    A tombstone is value.len == -1.  load_record returns non-zero for a
+ *    record it skipped (unknown key/value version, corrupt bytes); nothing
+ *    is fatal - count them and log one line per partition.  Records replay
+ *    in log order and the last one per key wins, so compaction is only an
+ *    optimisation.  Until load_end, requests for p's groups get
+ *    COORDINATOR_LOAD_IN_PROGRESS; for partitions never loaded,
+ *    NOT_COORDINATOR (FindCoordinator: COORDINATOR_NOT_AVAILABLE).  Cluster
+ *    mode: load_begin/record/end when becoming leader of p, and
+ *    kq_coord_unload(coord, p) when losing it (held requests of its groups
+ *    get NOT_COORDINATOR); kq_coord_partition_for() tells which partition's
+ *    leader to name in FindCoordinator for a group led elsewhere.
  *
  * 3. Persist (the cc.append callback):
  *	append(owner, p, batch, len, done) must append the batch (one magic-2
@@ -69,6 +74,11 @@
  *    be unique among outstanding requests; it is never dereferenced.  The
  *    reply callback must not call back into the coordinator.
  *
+ *    Set cc.topic_exists so that commits to unknown topic-partitions get
+ *    UNKNOWN_TOPIC_OR_PARTITION (without it every commit is stored, as
+ *    old Kafka did).  client.host is what DescribeGroups shows as
+ *    ClientHost (Kafka: "/" + peer IP).
+ *
  * 5. When a connection closes, call kq_coord_forget_ctx(coord, ctx) for each
  *    of its outstanding (PENDING) requests: no reply is sent to it later.
  *    Held JoinGroups keep counting as joined (Kafka cannot see disconnects
@@ -79,7 +89,9 @@
  *    member ids, rebalance and sync timeouts and the initial rebalance delay,
  *    and sends the replies those cause.
  *
- * 7. Shutdown: kq_coord_free() drops waiting requests without replies.
+ * 7. Shutdown: kq_coord_free() drops waiting requests without replies;
+ *    finish or abandon the appends in flight first (append_done must not
+ *    be called after free).
  *
  * ---- Choices (differences from Kafka, documented) ----------------------
  *
@@ -98,7 +110,11 @@
  *   OffsetDelete write tombstones and answer once those are durable.
  *   Offsets: key v1, value v3 (leader epoch; no expire timestamp).
  * - Offsets retention (offsets.retention.minutes) is not implemented: offsets
- *   live until deleted.
+ *   live until deleted.  An Empty group that holds no offsets and has no
+ *   GroupMetadata record is forgotten at once.
+ * - The new-member join timeout (Kafka's fixed 5 minutes) is not needed: a
+ *   held JoinGroup always completes within the rebalance timeout, and a
+ *   member whose client went away then expires through its session.
  * - Static membership (group.instance.id, JoinGroup v5): a join with a known
  *   instance id and an empty member id replaces the old member (new member
  *   id; the old id gets FENCED_INSTANCE_ID); static members are not dropped
