@@ -38,6 +38,7 @@ struct broker_config {
 	int32_t segment_index_bytes;
 	int32_t min_insync_replicas;
 	int32_t max_connections;
+	int32_t connections_max_idle_ms;
 	int32_t checkpoint_interval_ms;
 };
 

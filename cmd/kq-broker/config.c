@@ -50,6 +50,7 @@ static const struct ckey keys[] = {
 	{ "log.index.interval.bytes", CT_I32, F(index_interval_bytes), 0, INT32_MAX },
 	{ "log.index.size.max.bytes", CT_I32, F(segment_index_bytes), 4096, INT32_MAX },
 	{ "min.insync.replicas", CT_I32, F(min_insync_replicas), 1, INT32_MAX },
+	{ "connections.max.idle.ms", CT_I32, F(connections_max_idle_ms), -1, INT32_MAX },
 	{ "max.connections", CT_I32, F(max_connections), 1, 1000000 },
 	{ "kq.checkpoint.interval.ms", CT_I32, F(checkpoint_interval_ms), 100, INT32_MAX },
 	/* Accepted so existing server.properties files load without warnings. */
@@ -90,6 +91,7 @@ config_defaults(struct broker_config *c)
 	c->segment_index_bytes = 10485760;
 	c->min_insync_replicas = 1;
 	c->max_connections = 10000;
+	c->connections_max_idle_ms = 600000;
 	c->checkpoint_interval_ms = 5000;
 }
 

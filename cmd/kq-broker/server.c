@@ -273,8 +273,19 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_ERROR)
 		kq_log_debug("%s: connection error: %s", c->peer,
 			     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		conn_close(c);
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		/* Idle only if nothing is owed to it (a long poll is not idleness). */
+		if (c->npending == 0 &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			kq_log_debug("%s: idle for %d ms; closing", c->peer,
+				     cfg.connections_max_idle_ms);
+			conn_close(c);
+		} else if (!c->paused) {
+			bufferevent_enable(bev, EV_READ);
+		}
+	}
 }
 
 static void
@@ -307,6 +318,12 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	bufferevent_setwatermark(c->bev, EV_WRITE, OUT_LOW, 0);
 	/* Big produce frames: fewer, larger reads. */
 	bufferevent_set_max_single_read(c->bev, 256 * 1024);
+	if (cfg.connections_max_idle_ms > 0) {
+		struct timeval tv = { cfg.connections_max_idle_ms / 1000,
+				      (cfg.connections_max_idle_ms % 1000) * 1000 };
+
+		bufferevent_set_timeouts(c->bev, &tv, NULL);
+	}
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = conns;
 	if (conns)
