@@ -222,8 +222,13 @@ new_member_id(struct kq_coord *c, struct kq_str client_id)
 	kq_put64(u + 8, y);
 	u[6] = (u[6] & 0x0f) | 0x40;
 	u[8] = (u[8] & 0x3f) | 0x80;
-	if (client_id.len > 0)
-		kq_buf_add(&b, client_id.p, (size_t)client_id.len);
+	if (client_id.len > 0) {
+		/* an embedded NUL would cut the id short: keep what precedes it */
+		const char *nul = memchr(client_id.p, '\0', (size_t)client_id.len);
+
+		kq_buf_add(&b, client_id.p, nul ? (size_t)(nul - client_id.p) :
+			   (size_t)client_id.len);
+	}
 	kq_buf_addc(&b, '-');
 	for (int i = 0; i < 16; i++) {
 		kq_buf_addf(&b, "%02x", u[i]);
@@ -1514,6 +1519,10 @@ kq_coord_join(struct kq_coord *c, const struct kq_JoinGroupRequest *req, int16_t
 	}
 	if ((err = check_coord(c, req->GroupId)) != 0) {
 		join_fill_error(resp, a, err, "");
+		return end(c, true);
+	}
+	if (v >= 5 && has_nul(req->GroupInstanceId)) {
+		join_fill_error(resp, a, KQ_E_INVALID_REQUEST, "");
 		return end(c, true);
 	}
 	if (req->SessionTimeoutMs < c->cfg.min_session_timeout_ms ||

@@ -1102,6 +1102,49 @@ test_forget_ctx(void)
 }
 
 static void
+test_unload(void)
+{
+	struct jr j;
+	int32_t p;
+
+	fk_reset(100);
+	join(&j, "g", "", 3, CTX(0));
+	T_EQ(j.rc, KQ_COORD_PENDING);
+	/* leadership of the offsets partition moves away: held requests are told */
+	p = kq_coord_partition_for(fk.c, kq_str_c("g"));
+	T_EQ(kq_coord_partition_state(fk.c, p), 2);
+	kq_coord_unload(fk.c, p);
+	T_EQ(fk.nr, 1);
+	T_EQ(rep(CTX(0))->err, KQ_E_NOT_COORDINATOR);
+	T_EQ(kq_coord_partition_state(fk.c, p), 0);
+	T_STREQ(state("g"), "Dead");
+	join(&j, "g", "", 3, CTX(1));
+	T_EQ(j.resp.ErrorCode, KQ_E_NOT_COORDINATOR);
+	/* a client id with a NUL still gets a full, unique id */
+	kq_coord_load_begin(fk.c, p);
+	kq_coord_load_end(fk.c, p, fk.now);
+	{
+		struct kq_JoinGroupRequest req;
+		struct kq_JoinGroupResponse resp;
+		struct kq_JoinGroupRequest_JoinGroupRequestProtocol ps;
+		struct kq_coord_client cl = { { "ab\0cd", 5 }, NULL };
+
+		kq_JoinGroupRequest_init(&req);
+		req.GroupId = kq_str_c("g");
+		req.SessionTimeoutMs = 10000;
+		req.MemberId = kq_str_c("");
+		req.ProtocolType = kq_str_c("consumer");
+		ps.Name = kq_str_c("range");
+		ps.Metadata = sub_blob("t0", NULL);
+		req.Protocols = &ps;
+		req.Protocols_count = 1;
+		T_EQ(kq_coord_join(fk.c, &req, 4, &cl, CTX(2), fk.now, &ar, &resp), KQ_COORD_DONE);
+		T_EQ(resp.ErrorCode, KQ_E_MEMBER_ID_REQUIRED);
+		T_EQ(resp.MemberId.len, 2 + 1 + 36);
+	}
+}
+
+static void
 test_fetch_all_and_list(void)
 {
 	struct kq_OffsetFetchRequest req;
@@ -1485,6 +1528,7 @@ main(void)
 	T_RUN(test_protocol_vote);
 	T_RUN(test_static_member);
 	T_RUN(test_forget_ctx);
+	T_RUN(test_unload);
 	T_RUN(test_fetch_all_and_list);
 	T_RUN(test_placement);
 	T_RUN(test_random_sequences);
