@@ -1509,6 +1509,78 @@ test_subscription_blob(void)
 	kq_arena_free(&a);
 }
 
+static size_t
+unhex(const char *h, unsigned char *out)
+{
+	size_t n = 0;
+
+	for (; h[0] && h[1]; h += 2)
+		out[n++] = (unsigned char)strtoul((char[]){ h[0], h[1], 0 }, NULL, 16);
+	return n;
+}
+
+/* Blobs written by kafka-python 2.0.2's ConsumerProtocol classes (version 0). */
+static void
+test_kafka_python_blobs(void)
+{
+	static const char sub_hex[] = "000000000002000274300002743100000000";
+	static const char asg_hex[] = "000000000002000274300000000200000000000000020002743100"
+				      "0000010000000100000000";
+	unsigned char raw[64];
+	size_t n;
+	struct kq_ConsumerProtocolSubscription s;
+	struct kq_ConsumerProtocolAssignment as;
+	struct kq_arena a = { 0 };
+	struct kq_buf w = { 0 };
+	int16_t ver;
+
+	n = unhex(sub_hex, raw);
+	T_EQ(kq_consumer_sub_decode(raw, n, &a, &ver, &s), 0);
+	T_EQ(ver, 0);
+	T_EQ(s.Topics_count, 2);
+	T_OK(kq_str_eq(s.Topics[0], "t0") && kq_str_eq(s.Topics[1], "t1"), "topics");
+	T_EQ(s.UserData.len, 0);
+	kq_consumer_sub_encode(&w, 0, &s);
+	T_EQ(w.len, n);
+	T_MEMEQ(w.buf, raw, n);
+	n = unhex(asg_hex, raw);
+	T_EQ(kq_consumer_asg_decode(raw, n, &a, &ver, &as), 0);
+	T_EQ(as.AssignedPartitions_count, 2);
+	T_EQ(as.AssignedPartitions[0].Partitions_count, 2);
+	T_EQ(as.AssignedPartitions[0].Partitions[1], 2);
+	T_OK(kq_str_eq(as.AssignedPartitions[1].Topic, "t1"), "t1");
+	kq_buf_reset(&w);
+	kq_consumer_asg_encode(&w, 0, &as);
+	T_EQ(w.len, n);
+	T_MEMEQ(w.buf, raw, n);
+	kq_buf_free(&w);
+	kq_arena_free(&a);
+}
+
+/* Kafka's byte layout of the offset commit key (v1) and value (v3). */
+static void
+test_record_layout(void)
+{
+	static const unsigned char key[] = { 0, 1, 0, 1, 'g', 0, 2, 't', '0', 0, 0, 0, 5 };
+	static const unsigned char val[] = { 0, 3, 0, 0, 0, 0, 0, 0, 0, 42, 0, 0, 0, 7,
+					     0, 2, 'm', 'd', 0, 0, 0, 0, 0, 0, 0x03, 0xe8 };
+	static const unsigned char gkey[] = { 0, 2, 0, 1, 'g' };
+	struct kq_buf w = { 0 };
+
+	kq_offsets_key_offset(&w, kq_str_c("g"), kq_str_c("t0"), 5);
+	T_EQ(w.len, sizeof(key));
+	T_MEMEQ(w.buf, key, sizeof(key));
+	kq_buf_reset(&w);
+	kq_offsets_value_offset(&w, 42, 7, kq_str_c("md"), 1000);
+	T_EQ(w.len, sizeof(val));
+	T_MEMEQ(w.buf, val, sizeof(val));
+	kq_buf_reset(&w);
+	kq_offsets_key_group(&w, kq_str_c("g"));
+	T_EQ(w.len, sizeof(gkey));
+	T_MEMEQ(w.buf, gkey, sizeof(gkey));
+	kq_buf_free(&w);
+}
+
 int
 main(void)
 {
@@ -1535,6 +1607,8 @@ main(void)
 	T_RUN(test_assign_kafka_examples);
 	T_RUN(test_assign_edges);
 	T_RUN(test_subscription_blob);
+	T_RUN(test_kafka_python_blobs);
+	T_RUN(test_record_layout);
 	fk_reset(0);
 	kq_coord_free(fk.c);
 	for (int i = 0; i < fk.nap; i++)
