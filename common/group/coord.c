@@ -2398,6 +2398,8 @@ kq_coord_tick(struct kq_coord *c, int64_t now_ms)
 					next = KQ_MIN(next, g->sync_deadline);
 				}
 			}
+			/* e.g. only a MEMBER_ID_REQUIRED id that never came back */
+			maybe_drop_group(c, g);
 		}
 	}
 	return next;

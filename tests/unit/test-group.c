@@ -987,6 +987,16 @@ test_join_errors(void)
 	ps.Name = kq_str_c("sticky");
 	T_EQ(kq_coord_join(fk.c, &req, 2, NULL, CTX(0), fk.now, &ar, &resp), KQ_COORD_DONE);
 	T_EQ(resp.ErrorCode, KQ_E_INCONSISTENT_GROUP_PROTOCOL);
+	/* a MEMBER_ID_REQUIRED id that never comes back expires with its group */
+	join(&j, "lonely", "", 4, CTX(2));
+	T_EQ(j.resp.ErrorCode, KQ_E_MEMBER_ID_REQUIRED);
+	T_STREQ(state("lonely"), "Empty");
+	fk.now += 9999;
+	kq_coord_tick(fk.c, fk.now);
+	T_STREQ(state("lonely"), "Empty");
+	fk.now += 1;
+	kq_coord_tick(fk.c, fk.now);
+	T_STREQ(state("lonely"), "Dead");
 	/* not ours / loading */
 	kq_coord_unload(fk.c, kq_coord_partition_for(fk.c, kq_str_c("g")));
 	T_EQ(heartbeat("g", j.member, NULL, 1), KQ_E_NOT_COORDINATOR);
