@@ -497,6 +497,7 @@ main(int argc, char **argv)
 	parse_opts(argc, argv, &o);
 	kq_log_init("kq-broker", o.verbose, o.json);
 	build_config(&o);
+	free(o.props);
 	if (o.check_config) {
 		printf("kq-broker: configuration OK (listen %s:%d, data %s, node %d)\n",
 		       cfg.listen_host, cfg.listen_port, cfg.data_dir, cfg.node_id);
