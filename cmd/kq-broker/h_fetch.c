@@ -201,10 +201,31 @@ pfetch_free(struct pfetch *pf)
 	free(pf);
 }
 
+/* Cheap pre-check for wake-ups: could anything have changed for this fetch? */
+static bool
+pfetch_may_answer(const struct kq_FetchRequest *m)
+{
+	int32_t i, j;
+
+	for (i = 0; i < m->Topics_count; i++)
+		for (j = 0; j < m->Topics[i].Partitions_count; j++) {
+			const struct kq_FetchRequest_FetchPartition *rp = &m->Topics[i].Partitions[j];
+			struct partition *p = partition_find(m->Topics[i].Topic, rp->Partition);
+
+			if (!p || p->hw > rp->FetchOffset || kq_log_start(p->log) > rp->FetchOffset)
+				return true;
+		}
+	return false;
+}
+
 static bool
 pfetch_try(struct pfetch *pf, bool force)
 {
-	struct evbuffer *out = fetch_eval(pf->version, &pf->m, force);
+	struct evbuffer *out;
+
+	if (!force && !pfetch_may_answer(&pf->m))
+		return false;
+	out = fetch_eval(pf->version, &pf->m, force);
 
 	if (!out)
 		return false;
