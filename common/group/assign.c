@@ -273,6 +273,18 @@ kq_assign_roundrobin(const struct kq_assign_member *members, int nm,
 	return 0;
 }
 
+int
+kq_assign(const char *protocol, const struct kq_assign_member *members, int nm,
+	  const struct kq_assign_topic *topics, int nt, struct kq_arena *a,
+	  struct kq_assign_result *out)
+{
+	if (strcmp(protocol, "range") == 0)
+		return kq_assign_range(members, nm, topics, nt, a, out);
+	if (strcmp(protocol, "roundrobin") == 0)
+		return kq_assign_roundrobin(members, nm, topics, nt, a, out);
+	return KQ_ERR_UNSUPPORTED;
+}
+
 void
 kq_assign_to_protocol(const struct kq_assign_result *r, struct kq_arena *a,
 		      struct kq_ConsumerProtocolAssignment *m)

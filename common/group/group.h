@@ -309,6 +309,10 @@ int kq_assign_range(const struct kq_assign_member *members, int nm,
 int kq_assign_roundrobin(const struct kq_assign_member *members, int nm,
 			 const struct kq_assign_topic *topics, int nt, struct kq_arena *a,
 			 struct kq_assign_result *out);
+/* By protocol name: "range" or "roundrobin"; KQ_ERR_UNSUPPORTED otherwise. */
+int kq_assign(const char *protocol, const struct kq_assign_member *members, int nm,
+	      const struct kq_assign_topic *topics, int nt, struct kq_arena *a,
+	      struct kq_assign_result *out);
 /* Result to a ConsumerProtocolAssignment (arrays from a, strings shared). */
 void kq_assign_to_protocol(const struct kq_assign_result *r, struct kq_arena *a,
 			   struct kq_ConsumerProtocolAssignment *m);

@@ -580,6 +580,36 @@ test_heartbeat_rebalance(void)
 	T_EQ(heartbeat("g", ids[1], NULL, gen + 1), 0);
 }
 
+/* Rejoins that change nothing get the current generation back at once. */
+static void
+test_rejoin_same(void)
+{
+	char ids[3][160];
+	struct jr j;
+	int32_t gen;
+
+	fk_reset(100);
+	gen = three_member_group("g", ids);
+	join(&j, "g", ids[1], 5, CTX(20));
+	T_EQ(j.rc, KQ_COORD_DONE);
+	T_EQ(j.resp.ErrorCode, 0);
+	T_EQ(j.resp.GenerationId, gen);
+	T_EQ(j.resp.Members_count, 0);
+	join(&j, "g", ids[0], 5, CTX(21));
+	T_EQ(j.rc, KQ_COORD_DONE);
+	T_EQ(j.resp.Members_count, 3);
+	T_STREQ(state("g"), "CompletingRebalance");
+	sync_three("g", ids, gen);
+	join(&j, "g", ids[2], 5, CTX(22));
+	T_EQ(j.rc, KQ_COORD_DONE);
+	T_EQ(j.resp.GenerationId, gen);
+	T_STREQ(state("g"), "Stable");
+	/* a changed subscription rebalances */
+	join_full(&j, "g", ids[2], NULL, 5, CTX(23), "t7", NULL);
+	T_EQ(j.rc, KQ_COORD_PENDING);
+	T_STREQ(state("g"), "PreparingRebalance");
+}
+
 static void
 test_session_expiry(void)
 {
@@ -1475,6 +1505,8 @@ test_assign_edges(void)
 	T_STREQ(buf, "tp5,tp6");
 	T_EQ(kq_assign_range(dup, 2, t, 2, &a, out), KQ_ERR_INVALID);
 	T_EQ(kq_assign_range(m, 0, t, 2, &a, out), 0);
+	T_EQ(kq_assign("sticky", m, 3, t, 2, &a, out), KQ_ERR_UNSUPPORTED);
+	T_EQ(kq_assign("range", m, 3, t, 2, &a, out), 0);
 	/* result -> protocol blob -> back */
 	T_EQ(kq_assign_roundrobin(m, 3, t, 2, &a, out), 0);
 	kq_assign_to_protocol(&out[2], &a, &pa);
@@ -1591,6 +1623,58 @@ test_record_layout(void)
 	kq_buf_free(&w);
 }
 
+/* Mutated and truncated records never crash the loader. */
+static void
+test_load_hostile(void)
+{
+	struct kq_buf k = { 0 }, v = { 0 };
+	unsigned char kb[64], vb[128];
+	uint64_t x = 99;
+	int ok = 0;
+
+	fk_reset(0);
+	kq_coord_load_begin(fk.c, 3);
+	kq_offsets_key_offset(&k, kq_str_c("grp"), kq_str_c("topic"), 1);
+	kq_offsets_value_offset(&v, 5, 1, kq_str_c("meta"), 1000);
+	for (int i = 0; i < 20000; i++) {
+		size_t kn = k.len, vn = v.len;
+
+		memcpy(kb, k.buf, kn);
+		memcpy(vb, v.buf, vn);
+		for (int f = 0; f < 3; f++) {
+			x = x * 6364136223846793005ULL + 1;
+			if (x >> 63)
+				kb[(x >> 8) % kn] = (unsigned char)(x >> 40);
+			else
+				vb[(x >> 8) % vn] = (unsigned char)(x >> 40);
+		}
+		if (i % 7 == 0)
+			kn = (x >> 20) % (kn + 1);
+		if (i % 5 == 0)
+			vn = (x >> 24) % (vn + 1);
+		if (kq_coord_load_record(fk.c, 3, kq_bytes_of(kb, kn),
+					 i % 11 ? kq_bytes_of(vb, vn) : KQ_BYTES_NULL, fk.now) == 0)
+			ok++;
+	}
+	T_OK(ok > 0 && ok < 20000, "%d accepted", ok);
+	/* a group metadata value that lies about its member count */
+	kq_buf_reset(&k);
+	kq_buf_reset(&v);
+	kq_offsets_key_group(&k, kq_str_c("grp"));
+	kq_wr_i16(&v, 3);
+	kq_wr_cstr(&v, "consumer");
+	kq_wr_i32(&v, 4);
+	kq_wr_cstr(&v, NULL);
+	kq_wr_cstr(&v, NULL);
+	kq_wr_i64(&v, 0);
+	kq_wr_i32(&v, 1000000);
+	T_EQ(kq_coord_load_record(fk.c, 3, kq_bytes_of(k.buf, k.len), kq_bytes_of(v.buf, v.len),
+				  fk.now), KQ_ERR_CORRUPT);
+	kq_coord_load_end(fk.c, 3, fk.now);
+	kq_buf_free(&k);
+	kq_buf_free(&v);
+}
+
 int
 main(void)
 {
@@ -1598,6 +1682,7 @@ main(void)
 	T_RUN(test_sync);
 	T_RUN(test_sync_auto_done);
 	T_RUN(test_heartbeat_rebalance);
+	T_RUN(test_rejoin_same);
 	T_RUN(test_session_expiry);
 	T_RUN(test_rebalance_timeout);
 	T_RUN(test_leave);
@@ -1619,6 +1704,7 @@ main(void)
 	T_RUN(test_subscription_blob);
 	T_RUN(test_kafka_python_blobs);
 	T_RUN(test_record_layout);
+	T_RUN(test_load_hostile);
 	fk_reset(0);
 	kq_coord_free(fk.c);
 	for (int i = 0; i < fk.nap; i++)
