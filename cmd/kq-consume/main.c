@@ -1018,10 +1018,14 @@ resolve_offsets(struct run *rn)
 			end = lo[i] + sp->end.value;
 			break;
 		case KQ_OFF_TIME:
-			/* No record at or after the end time yet: follow, and stop
-			 * at the first record that reaches it. */
+			/* No record at or after the end time: a past end means the
+			 * whole log qualifies (new records will be newer); a future
+			 * one means follow until a record reaches it. */
 			end = te[i];
-			pt->end_ts = te[i] < 0 ? sp->end.value : INT64_MAX;
+			if (te[i] < 0 && sp->end.value <= kq_now_ms())
+				end = hi[i];
+			else if (te[i] < 0)
+				pt->end_ts = sp->end.value;
 			break;
 		default:
 			end = kq_off_resolve(&sp->end, lo[i], hi[i], te[i], -1, &clamped);
