@@ -141,7 +141,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			fputs(help_text, stdout);
 			exit(0);
 		case 'V':
-			printf("kq-broker %s\n", KQ_VERSION);
+			printf("kq-broker (kq) %s\n", KQ_VERSION);
 			exit(0);
 		case ':':
 			usage_error("option '%s' needs a value", argv[optind - 1]);
