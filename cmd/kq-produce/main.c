@@ -1,0 +1,579 @@
+/*
+ * kq-produce - read records from standard input or files and write them to
+ * a topic (CLI.md section 2).  Exits 0 only when every record was
+ * acknowledged.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "produce.h"
+
+struct opts opt;
+volatile sig_atomic_t got_signal;
+extern volatile uint64_t g_unacked;
+
+static const char usage_text[] =
+"Usage: kq-produce [OPTIONS] -t TOPIC [FILE...]\n"
+"Read records from standard input (or each FILE in turn; '-' is standard input)\n"
+"and write them to TOPIC.  Exits 0 only when every record was acknowledged.\n"
+"\n"
+"Examples:\n"
+"  kq-produce -t logs < app.log                 one record per line\n"
+"  kq-produce -t users -K '\\t' < users.tsv      keyed by the first column\n"
+"  kq-consume -t a -e -f json | kq-produce -t b -f json   exact copy\n"
+"\n"
+"Connection:\n"
+"  -b, --brokers HOST[:PORT][,...]  bootstrap brokers (default: $KQ_BROKERS,\n"
+"                                   else localhost:9092; port defaults to 9092)\n"
+"      --timeout DUR                give up on an unreachable broker after DUR\n"
+"                                   (default 2m; 0 = retry forever)\n"
+"  -X, --property KEY=VALUE         client property (acks, linger.ms, batch.size,\n"
+"                                   compression.type, client.id, request.timeout.ms,\n"
+"                                   buffer.memory, enable.idempotence); -X list\n"
+"                                   lists them\n"
+"\n"
+"Where records go:\n"
+"  -t, --topic TOPIC                the topic to write to (required)\n"
+"  -p, --partition N                every record to partition N (default: keyed\n"
+"                                   records by murmur2 of the key, like the Java\n"
+"                                   client; unkeyed records stick to one partition\n"
+"                                   per batch)\n"
+"      --create                     create the topic with broker defaults if missing\n"
+"\n"
+"Input:\n"
+"  -f, --format FMT                 lines (default), json (as kq-consume -f json\n"
+"                                   writes), binary (4-byte big-endian key length,\n"
+"                                   key, 4-byte value length, value; -1 = null), or\n"
+"                                   raw (each file, or all of stdin, is one record)\n"
+"  -D, --delimiter DELIM            record separator for lines (default '\\n';\n"
+"                                   escapes \\n \\r \\t \\0 \\\\ \\xNN; several bytes ok)\n"
+"  -0, --null-data                  same as -D '\\0'\n"
+"  -K, --key-delimiter DELIM        split each record at the first DELIM into key\n"
+"                                   and value\n"
+"  -k, --key KEY                    key for every record without a key of its own\n"
+"  -H, --header NAME[=VALUE]        add a header to every record; repeatable; NAME\n"
+"                                   alone gives a null value\n"
+"  -Z, --empty-is-null              an empty key or value becomes null (-K -Z:\n"
+"                                   an empty value is a tombstone)\n"
+"      --skip-empty                 drop empty records (default: send them)\n"
+"  -c, --count N                    stop after N records\n"
+"  -T, --tee                        copy each input record to standard output\n"
+"      --max-record-bytes SIZE      longest record accepted (default: the topic's\n"
+"                                   max.message.bytes less batch overhead)\n"
+"      --on-error fail|skip         bad input (over-long record, malformed JSON or\n"
+"                                   frame): fail (default) sends what came before\n"
+"                                   and exits 5; skip warns and goes on\n"
+"      --rejects FILE               write skipped and undelivered records to FILE\n"
+"                                   as JSON lines with an \"error\" field\n"
+"\n"
+"Delivery:\n"
+"  -a, --acks all|1|0               acknowledgement level (default all)\n"
+"  -z, --compression CODEC          none (default), gzip, snappy, lz4, zstd\n"
+"      --linger DUR                 longest a record waits to fill a batch\n"
+"                                   (default 5ms)\n"
+"      --buffer SIZE                bytes awaiting acknowledgement before input\n"
+"                                   reading pauses (default 64MiB)\n"
+"      --no-idempotence             accepted for compatibility (kq-produce does not\n"
+"                                   use idempotence yet)\n"
+"      --print-offsets              print PARTITION:OFFSET of each record once it is\n"
+"                                   acknowledged, in input order\n"
+"\n"
+"General:\n"
+"  -v, --verbose                    more diagnostics, and a summary at the end\n"
+"  -q, --quiet                      errors only\n"
+"      --show-config                print the effective settings and exit\n"
+"  -h, --help                       print this help and exit\n"
+"  -V, --version                    print the version and exit\n"
+"\n"
+"Durations need a unit: 250ms 10s 5m.  Sizes: 512 64KiB 1MiB.\n"
+"Exit status: 0 every record acknowledged, 1 some not delivered, 2 usage error,\n"
+"3 topic or partition not found, 5 bad input (--on-error fail), 6 no broker\n"
+"reachable within --timeout, 130/143 stopped by SIGINT/SIGTERM.\n";
+
+enum {
+	OPT_SKIP_EMPTY = 256, OPT_MAX_RECORD, OPT_ON_ERROR, OPT_REJECTS, OPT_LINGER,
+	OPT_BUFFER, OPT_NO_IDEMP, OPT_PRINT_OFFSETS, OPT_CREATE, OPT_TIMEOUT,
+	OPT_SHOW_CONFIG, OPT_BOOTSTRAP,
+};
+
+static const struct option longopts[] = {
+	{ "brokers", required_argument, NULL, 'b' },
+	{ "bootstrap-server", required_argument, NULL, OPT_BOOTSTRAP },
+	{ "topic", required_argument, NULL, 't' },
+	{ "partition", required_argument, NULL, 'p' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "delimiter", required_argument, NULL, 'D' },
+	{ "null-data", no_argument, NULL, '0' },
+	{ "key-delimiter", required_argument, NULL, 'K' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "header", required_argument, NULL, 'H' },
+	{ "empty-is-null", no_argument, NULL, 'Z' },
+	{ "skip-empty", no_argument, NULL, OPT_SKIP_EMPTY },
+	{ "max-record-bytes", required_argument, NULL, OPT_MAX_RECORD },
+	{ "on-error", required_argument, NULL, OPT_ON_ERROR },
+	{ "rejects", required_argument, NULL, OPT_REJECTS },
+	{ "acks", required_argument, NULL, 'a' },
+	{ "compression", required_argument, NULL, 'z' },
+	{ "linger", required_argument, NULL, OPT_LINGER },
+	{ "buffer", required_argument, NULL, OPT_BUFFER },
+	{ "no-idempotence", no_argument, NULL, OPT_NO_IDEMP },
+	{ "count", required_argument, NULL, 'c' },
+	{ "tee", no_argument, NULL, 'T' },
+	{ "print-offsets", no_argument, NULL, OPT_PRINT_OFFSETS },
+	{ "create", no_argument, NULL, OPT_CREATE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "property", required_argument, NULL, 'X' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* ---- option values ---- */
+
+static void
+set_acks(const char *v, const char *what)
+{
+	if (strcmp(v, "all") == 0 || strcmp(v, "-1") == 0)
+		opt.acks = -1;
+	else if (strcmp(v, "1") == 0)
+		opt.acks = 1;
+	else if (strcmp(v, "0") == 0)
+		opt.acks = 0;
+	else
+		kq_usage_error("bad %s '%s' (use all, 1 or 0)", what, v);
+}
+
+static void
+set_codec(const char *v, const char *what)
+{
+	int c = kq_codec_parse(v);
+
+	if (c < 0)
+		kq_usage_error("unknown %s '%s' (use none, gzip, snappy, lz4 or zstd)", what, v);
+	if (!kq_codec_available(c))
+		kq_usage_error("%s '%s' is not available in this build", what, v);
+	opt.codec = c;
+}
+
+static int64_t
+dur(const char *v, const char *what)
+{
+	int64_t ms;
+
+	if (kq_cli_parse_duration_ms(v, &ms) != 0)
+		kq_usage_error("bad duration '%s' for %s (use a unit: 250ms, 10s, 5m)", v, what);
+	return ms;
+}
+
+static int64_t
+size_arg(const char *v, const char *what, int64_t min)
+{
+	int64_t n;
+
+	if (kq_cli_parse_size(v, &n) != 0 || n < min)
+		kq_usage_error("bad size '%s' for %s", v, what);
+	return n;
+}
+
+static int64_t
+ms_prop(const char *v, const char *key)
+{
+	int64_t n;
+
+	if (kq_cli_parse_int(v, 0, INT32_MAX, &n) != 0)
+		kq_usage_error("bad value '%s' for %s (milliseconds)", v, key);
+	return n;
+}
+
+static void
+escapes(struct kq_buf *b, const char *v, const char *what)
+{
+	kq_buf_reset(b);
+	if (kq_cli_parse_escapes(v, b) != 0)
+		kq_usage_error("bad escape in %s '%s' (use \\n \\r \\t \\0 \\\\ \\xNN)", what, v);
+}
+
+static const char *const props[] = {
+	"acks", "linger.ms", "batch.size", "compression.type", "compression.codec",
+	"client.id", "request.timeout.ms", "buffer.memory", "enable.idempotence",
+	"message.max.bytes",
+};
+
+static void
+property(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char key[64];
+	const char *v;
+	size_t i;
+
+	if (strcmp(kv, "list") == 0) {
+		for (i = 0; i < KQ_ARRAY_LEN(props); i++)
+			puts(props[i]);
+		kq_cli_exit(0);
+	}
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+		kq_usage_error("bad property '%s' (use KEY=VALUE, or -X list)", kv);
+	memcpy(key, kv, (size_t)(eq - kv));
+	key[eq - kv] = '\0';
+	v = eq + 1;
+	if (strcmp(key, "acks") == 0 || strcmp(key, "request.required.acks") == 0)
+		set_acks(v, key);
+	else if (strcmp(key, "linger.ms") == 0 || strcmp(key, "queue.buffering.max.ms") == 0)
+		opt.linger_ms = ms_prop(v, key);
+	else if (strcmp(key, "batch.size") == 0)
+		opt.batch_bytes = size_arg(v, key, 1);
+	else if (strcmp(key, "compression.type") == 0 || strcmp(key, "compression.codec") == 0)
+		set_codec(v, key);
+	else if (strcmp(key, "client.id") == 0)
+		opt.client_id = v;
+	else if (strcmp(key, "request.timeout.ms") == 0)
+		opt.request_timeout_ms = KQ_MAX(ms_prop(v, key), 1);
+	else if (strcmp(key, "buffer.memory") == 0)
+		opt.buffer_bytes = size_arg(v, key, 1);
+	else if (strcmp(key, "message.max.bytes") == 0)
+		opt.max_record_bytes = size_arg(v, key, 1);
+	else if (strcmp(key, "enable.idempotence") == 0)
+		;	/* not used yet; accepted so configs carry over */
+	else
+		kq_usage_error("unknown property '%s' (see -X list)", key);
+}
+
+static void
+add_header(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	struct kq_record_header *h;
+
+	if (eq == arg || !*arg)
+		kq_usage_error("bad header '%s' (use NAME=VALUE or NAME)", arg);
+	opt.headers = kq_xrealloc(opt.headers, (size_t)(opt.nheaders + 1) * sizeof(*h));
+	h = &opt.headers[opt.nheaders++];
+	if (eq) {
+		h->key = (struct kq_str){ arg, (int32_t)(eq - arg) };
+		h->value = kq_bytes_of(eq + 1, strlen(eq + 1));
+	} else {
+		h->key = kq_str_c(arg);
+		h->value = KQ_BYTES_NULL;
+	}
+}
+
+KQ_NORETURN static void
+bad_option(const char *arg, int c)
+{
+	if (c == ':') {
+		if (arg && strncmp(arg, "--", 2) == 0)
+			kq_usage_error("option '%s' requires a value", arg);
+		kq_usage_error("option '-%c' requires a value", optopt);
+	}
+	kq_cli_unknown_option(arg, optopt, longopts);
+}
+
+void
+opts_parse(int argc, char **argv)
+{
+	const char *brokers_flag = NULL, *fmt = "lines";
+	bool show_config = false;
+	int64_t n;
+	int c;
+
+	opt.partition = -1;
+	opt.acks = -1;
+	opt.codec = KQ_CODEC_NONE;
+	opt.linger_ms = 5;
+	opt.buffer_bytes = 64 << 20;
+	opt.batch_bytes = 1 << 20;
+	opt.count = -1;
+	opt.timeout_ms = 2 * 60 * 1000;
+	opt.request_timeout_ms = 30000;
+	opt.client_id = "kq-produce";
+	kq_buf_addc(&opt.delim, '\n');
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":b:t:p:f:D:0K:k:H:Za:z:c:TX:vqhV", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'b':
+		case OPT_BOOTSTRAP:
+			brokers_flag = optarg;
+			break;
+		case 't':
+			opt.topic = optarg;
+			break;
+		case 'p':
+			if (kq_cli_parse_int(optarg, 0, INT32_MAX, &n) != 0)
+				kq_usage_error("bad partition '%s'", optarg);
+			opt.partition = (int32_t)n;
+			break;
+		case 'f':
+			fmt = optarg;
+			break;
+		case 'D':
+			escapes(&opt.delim, optarg, "--delimiter");
+			if (opt.delim.len == 0)
+				kq_usage_error("--delimiter cannot be empty");
+			break;
+		case '0':
+			kq_buf_reset(&opt.delim);
+			kq_buf_addc(&opt.delim, '\0');
+			break;
+		case 'K':
+			escapes(&opt.key_delim, optarg, "--key-delimiter");
+			if (opt.key_delim.len == 0)
+				kq_usage_error("--key-delimiter cannot be empty");
+			opt.has_key_delim = true;
+			break;
+		case 'k':
+			kq_buf_reset(&opt.key);
+			kq_buf_adds(&opt.key, optarg);
+			opt.has_key = true;
+			break;
+		case 'H':
+			add_header(optarg);
+			break;
+		case 'Z':
+			opt.empty_is_null = true;
+			break;
+		case OPT_SKIP_EMPTY:
+			opt.skip_empty = true;
+			break;
+		case OPT_MAX_RECORD:
+			opt.max_record_bytes = size_arg(optarg, "--max-record-bytes", 1);
+			break;
+		case OPT_ON_ERROR:
+			if (strcmp(optarg, "fail") == 0)
+				opt.on_error = ON_ERROR_FAIL;
+			else if (strcmp(optarg, "skip") == 0)
+				opt.on_error = ON_ERROR_SKIP;
+			else
+				kq_usage_error("bad --on-error '%s' (use fail or skip)", optarg);
+			break;
+		case OPT_REJECTS:
+			opt.rejects_path = optarg;
+			break;
+		case 'a':
+			set_acks(optarg, "--acks");
+			break;
+		case 'z':
+			set_codec(optarg, "compression");
+			break;
+		case OPT_LINGER:
+			opt.linger_ms = dur(optarg, "--linger");
+			break;
+		case OPT_BUFFER:
+			opt.buffer_bytes = size_arg(optarg, "--buffer", 1);
+			break;
+		case OPT_NO_IDEMP:
+			break;
+		case 'c':
+			if (kq_cli_parse_int(optarg, 0, INT64_MAX, &opt.count) != 0)
+				kq_usage_error("bad count '%s'", optarg);
+			break;
+		case 'T':
+			opt.tee = true;
+			break;
+		case OPT_PRINT_OFFSETS:
+			opt.print_offsets = true;
+			break;
+		case OPT_CREATE:
+			opt.create = true;
+			break;
+		case OPT_TIMEOUT:
+			opt.timeout_ms = dur(optarg, "--timeout");
+			break;
+		case 'X':
+			property(optarg);
+			break;
+		case 'v':
+			opt.verbose++;
+			kq_cli_verbosity = opt.verbose;
+			break;
+		case 'q':
+			opt.quiet = true;
+			kq_cli_verbosity = -1;
+			break;
+		case OPT_SHOW_CONFIG:
+			show_config = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			kq_cli_exit(0);
+		case 'V':
+			kq_cli_version();
+		default:
+			bad_option(argv[optind - 1], c);
+		}
+	}
+	opt.files = argv + optind;
+	opt.nfiles = argc - optind;
+	opt.brokers = kq_cli_brokers(brokers_flag);
+
+	if (strcmp(fmt, "lines") == 0)
+		opt.format = IN_LINES;
+	else if (strcmp(fmt, "json") == 0)
+		opt.format = IN_JSON;
+	else if (strcmp(fmt, "binary") == 0)
+		opt.format = IN_BINARY;
+	else if (strcmp(fmt, "raw") == 0)
+		opt.format = IN_RAW;
+	else
+		kq_usage_error("unknown format '%s' (use lines, json, binary or raw)", fmt);
+	if (show_config) {
+		printf("brokers = %s\n", opt.brokers);
+		printf("acks = %s\n", opt.acks < 0 ? "all" : opt.acks ? "1" : "0");
+		printf("compression = %s\n", kq_codec_name(opt.codec));
+		printf("linger = %lldms\n", (long long)opt.linger_ms);
+		printf("batch.size = %lld\n", (long long)opt.batch_bytes);
+		printf("buffer = %lld\n", (long long)opt.buffer_bytes);
+		printf("timeout = %lldms\n", (long long)opt.timeout_ms);
+		printf("request.timeout.ms = %lld\n", (long long)opt.request_timeout_ms);
+		printf("client.id = %s\n", opt.client_id);
+		kq_cli_exit(0);
+	}
+	if (!opt.topic)
+		kq_usage_error("no topic given (use -t TOPIC)");
+	if (!kq_topic_valid(opt.topic, strlen(opt.topic)))
+		kq_usage_error("invalid topic name '%s'", opt.topic);
+	if (opt.tee && opt.print_offsets)
+		kq_usage_error("--tee and --print-offsets both write to standard output");
+	if (opt.acks == 0 && opt.print_offsets)
+		kq_usage_error("--print-offsets needs acknowledgements (not --acks 0)");
+}
+
+/* ---- signals ---- */
+
+static void
+on_signal(int sig)
+{
+	if (got_signal) {
+		/* Second signal: give up on the clean shutdown at once. */
+		char msg[96], digits[24];
+		uint64_t v = g_unacked;
+		size_t len = 0, nd = 0;
+		const char *pre = PROG ": ", *post = " records not acknowledged\n";
+		ssize_t r;
+
+		do
+			digits[nd++] = (char)('0' + v % 10);
+		while ((v /= 10) && nd < sizeof(digits));
+		memcpy(msg, pre, strlen(pre));
+		len = strlen(pre);
+		while (nd)
+			msg[len++] = digits[--nd];
+		memcpy(msg + len, post, strlen(post));
+		len += strlen(post);
+		r = write(2, msg, len);
+		(void)r;
+		_exit(1);
+	}
+	got_signal = sig;
+}
+
+static void
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_signal;	/* no SA_RESTART: poll must wake up */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- the loop ---- */
+
+struct feed {
+	struct sender *s;
+	int64_t now_ms;
+	int64_t taken;
+};
+
+static bool
+on_record(void *arg, const struct in_rec *r)
+{
+	struct feed *f = arg;
+
+	sender_add(f->s, r, f->now_ms);
+	f->taken++;
+	return opt.count < 0 || f->taken < opt.count;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct feed f = { 0 };
+	struct input *in = NULL;
+	bool reading;
+	int64_t started;
+	int status;
+
+	kq_cli_init(PROG);
+	opts_parse(argc, argv);
+	setup_signals();
+	started = kq_mono_ms();
+	f.s = sender_new();
+	input_max_record = sender_max_record(f.s);
+	input_partitions = sender_partitions(f.s);
+	if (opt.acks == 0)
+		kq_warn("--acks 0: delivery cannot be confirmed");
+	reading = opt.count != 0;
+	if (reading)
+		in = input_next(NULL);
+	for (;;) {
+		bool ready, can_read;
+
+		if (got_signal && reading) {
+			reading = false;
+			kq_debug("stopping: waiting for %llu acknowledgements",
+				 (unsigned long long)sender_pending(f.s));
+		}
+		if (!reading && sender_pending(f.s) == 0)
+			break;
+		can_read = reading && in && sender_buffered(f.s) < (size_t)opt.buffer_bytes;
+		sender_step(f.s, can_read ? input_fd(in) : -1, &ready, 100, !reading);
+		if (!ready)
+			continue;
+		f.now_ms = kq_now_ms();
+		switch (input_read(in, on_record, &f)) {
+		case 1:
+			break;
+		case 0:
+			if (input_fatal || (opt.count >= 0 && f.taken >= opt.count)) {
+				reading = false;
+				break;
+			}
+			in = input_next(in);
+			reading = in != NULL;
+			break;
+		default:
+			reading = false;
+			status = KQ_EXIT_FAIL;
+			input_fatal = kq_xstrdup("input read error");
+			break;
+		}
+	}
+	input_close(in);
+	status = sender_finish(f.s, started);
+	rejects_close();
+	if (input_fatal) {
+		kq_error("%s", input_fatal);
+		if (status == 0)
+			status = strcmp(input_fatal, "input read error") == 0 ? KQ_EXIT_FAIL :
+				KQ_EXIT_BADINPUT;
+	}
+	if (input_skipped)
+		kq_note("%llu bad record%s skipped", (unsigned long long)input_skipped,
+			input_skipped == 1 ? "" : "s");
+	if (got_signal && (status == 0))
+		status = 128 + got_signal;
+	sender_free(f.s);
+	kq_cli_exit(status);
+}
