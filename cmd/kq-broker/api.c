@@ -13,6 +13,15 @@ const struct api api_table[KQ_API_MAX] = {
 	[KQ_API_FETCH] = { 4, 11, h_fetch },
 	[KQ_API_LIST_OFFSETS] = { 1, 5, h_list_offsets },
 	[KQ_API_METADATA] = { 0, 8, h_metadata },
+	[KQ_API_OFFSET_COMMIT] = { 2, 7, h_group },
+	[KQ_API_OFFSET_FETCH] = { 1, 5, h_group },
+	[KQ_API_FIND_COORDINATOR] = { 0, 2, h_group },
+	[KQ_API_JOIN_GROUP] = { 0, 5, h_group },
+	[KQ_API_HEARTBEAT] = { 0, 3, h_group },
+	[KQ_API_LEAVE_GROUP] = { 0, 3, h_group },
+	[KQ_API_SYNC_GROUP] = { 0, 3, h_group },
+	[KQ_API_DESCRIBE_GROUPS] = { 0, 4, h_group },
+	[KQ_API_LIST_GROUPS] = { 0, 2, h_group },
 	[KQ_API_API_VERSIONS] = { 0, 2, h_api_versions },
 	[KQ_API_CREATE_TOPICS] = { 0, 4, h_create_topics },
 	[KQ_API_DELETE_TOPICS] = { 0, 3, h_delete_topics },
@@ -20,7 +29,9 @@ const struct api api_table[KQ_API_MAX] = {
 	[KQ_API_DESCRIBE_CONFIGS] = { 0, 3, h_describe_configs },
 	[KQ_API_ALTER_CONFIGS] = { 0, 1, h_alter_configs },
 	[KQ_API_CREATE_PARTITIONS] = { 0, 1, h_create_partitions },
+	[KQ_API_DELETE_GROUPS] = { 0, 1, h_group },
 	[KQ_API_INCREMENTAL_ALTER_CONFIGS] = { 0, 0, h_incremental_alter_configs },
+	[KQ_API_OFFSET_DELETE] = { 0, 0, h_group },
 };
 
 static struct kq_arena arena;

@@ -40,6 +40,12 @@ struct broker_config {
 	int32_t max_connections;
 	int32_t connections_max_idle_ms;
 	int32_t checkpoint_interval_ms;
+	int32_t offsets_partitions;	/* offsets.topic.num.partitions */
+	int32_t group_min_session_ms;
+	int32_t group_max_session_ms;
+	int32_t group_initial_delay_ms;
+	int32_t group_max_size;
+	int32_t offset_metadata_max;
 };
 
 extern struct broker_config cfg;
@@ -214,6 +220,8 @@ int h_create_partitions(struct req *rq);
 int h_describe_configs(struct req *rq);
 int h_alter_configs(struct req *rq);
 int h_incremental_alter_configs(struct req *rq);
+/* Every group API (FindCoordinator, JoinGroup, OffsetCommit, ...). */
+int h_group(struct req *rq);
 
 /* Produce waiters (h_produce.c) and fetch waiters (h_fetch.c). */
 void produce_waiters_check(void);
@@ -221,6 +229,17 @@ void produce_waiters_drop(struct partition *p);
 void fetch_waiters_wake(void);
 void fetch_waiters_drop_conn(struct conn *conn);
 void waiters_init(struct event_base *base);
+
+/* ---- group coordinator (h_group.c) ---- */
+
+/* Create/replay __consumer_offsets and start the coordinator's timer. */
+int group_start(struct event_base *base);
+/* After server_close_all: drop the coordinator. */
+void group_stop(void);
+/* A connection closed: forget its held group requests. */
+void group_drop_conn(struct conn *conn);
+/* HW moved or a flush failed: finish durable __consumer_offsets appends. */
+void group_appends_check(void);
 
 /* ---- global state (main.c) ---- */
 

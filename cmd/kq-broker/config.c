@@ -53,6 +53,12 @@ static const struct ckey keys[] = {
 	{ "connections.max.idle.ms", CT_I32, F(connections_max_idle_ms), -1, INT32_MAX },
 	{ "max.connections", CT_I32, F(max_connections), 1, 1000000 },
 	{ "kq.checkpoint.interval.ms", CT_I32, F(checkpoint_interval_ms), 100, INT32_MAX },
+	{ "offsets.topic.num.partitions", CT_I32, F(offsets_partitions), 1, 10000 },
+	{ "group.min.session.timeout.ms", CT_I32, F(group_min_session_ms), 1, INT32_MAX },
+	{ "group.max.session.timeout.ms", CT_I32, F(group_max_session_ms), 1, INT32_MAX },
+	{ "group.initial.rebalance.delay.ms", CT_I32, F(group_initial_delay_ms), 0, INT32_MAX },
+	{ "group.max.size", CT_I32, F(group_max_size), 1, INT32_MAX },
+	{ "offset.metadata.max.bytes", CT_I32, F(offset_metadata_max), 0, INT32_MAX },
 	/* Accepted so existing server.properties files load without warnings. */
 	{ "num.network.threads", CT_IGNORE, 0, 0, 0 },
 	{ "num.io.threads", CT_IGNORE, 0, 0, 0 },
@@ -64,7 +70,7 @@ static const struct ckey keys[] = {
 	{ "transaction.state.log.min.isr", CT_IGNORE, 0, 0, 0 },
 	{ "log.retention.check.interval.ms", CT_IGNORE, 0, 0, 0 },
 	{ "zookeeper.connection.timeout.ms", CT_IGNORE, 0, 0, 0 },
-	{ "group.initial.rebalance.delay.ms", CT_IGNORE, 0, 0, 0 },
+	{ "offsets.retention.minutes", CT_IGNORE, 0, 0, 0 },
 };
 #undef F
 
@@ -93,6 +99,12 @@ config_defaults(struct broker_config *c)
 	c->max_connections = 10000;
 	c->connections_max_idle_ms = 600000;
 	c->checkpoint_interval_ms = 5000;
+	c->offsets_partitions = 50;
+	c->group_min_session_ms = 6000;
+	c->group_max_session_ms = 1800000;
+	c->group_initial_delay_ms = 3000;
+	c->group_max_size = INT32_MAX;
+	c->offset_metadata_max = 4096;
 }
 
 static int

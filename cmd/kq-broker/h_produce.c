@@ -70,6 +70,7 @@ produce_waiters_check(void)
 			pp = &x->next;
 		}
 	}
+	group_appends_check();
 }
 
 void

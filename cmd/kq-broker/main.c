@@ -367,6 +367,7 @@ shutdown_broker(void)
 	flush_stop();
 	flush_all_sync();
 	server_close_all();
+	group_stop();
 	topics_checkpoint(true);
 	topics_close_all();
 	marker = data_path(".kq_cleanshutdown");
@@ -453,6 +454,8 @@ run(void)
 	waiters_init(B.base);
 	if (flush_start(B.base) < 0)
 		kq_fatalx("cannot start the flusher thread");
+	if (group_start(B.base) < 0)
+		kq_fatalx("cannot start the group coordinator");
 	if (server_listen(B.base, cfg.listen_host, cfg.listen_port, &port, errbuf,
 			  sizeof(errbuf)) < 0) {
 		kq_log_warnx("%s", errbuf);

@@ -82,6 +82,7 @@ conn_close(struct conn *c)
 	c->bev = NULL;
 	/* Parked fetches go now; produces still waiting for fsync free their slots later. */
 	fetch_waiters_drop_conn(c);
+	group_drop_conn(c);
 	conn_send_ready(c);
 }
 
