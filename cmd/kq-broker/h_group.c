@@ -54,6 +54,17 @@ offsets_partition(int32_t part)
 }
 
 static void
+held_unlink(struct gwait *gw)
+{
+	if (gw->prev)
+		gw->prev->next = gw->next;
+	else
+		held = gw->next;
+	if (gw->next)
+		gw->next->prev = gw->prev;
+}
+
+static void
 coord_reply(void *owner, void *ctx, int16_t api, int16_t v, const void *resp)
 {
 	struct gwait *gw = ctx;
@@ -62,12 +73,7 @@ coord_reply(void *owner, void *ctx, int16_t api, int16_t v, const void *resp)
 	(void)owner;
 	if (kq_msg_encode(api, true, v, w, resp) != 0)
 		kq_fatalx("cannot encode %s v%d response", kq_api_name(api), v);
-	if (gw->prev)
-		gw->prev->next = gw->next;
-	else
-		held = gw->next;
-	if (gw->next)
-		gw->next->prev = gw->prev;
+	held_unlink(gw);
 	slot_finish(gw->slot, gw->corr, w->buf, w->len);
 	free(gw);
 }
@@ -360,12 +366,7 @@ group_drop_conn(struct conn *conn)
 		if (gw->conn != conn)
 			continue;
 		kq_coord_forget_ctx(coord, gw);
-		if (gw->prev)
-			gw->prev->next = gw->next;
-		else
-			held = gw->next;
-		if (gw->next)
-			gw->next->prev = gw->prev;
+		held_unlink(gw);
 		slot_drop(gw->slot);
 		free(gw);
 	}
