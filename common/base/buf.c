@@ -118,7 +118,7 @@ void *
 kq_arena_alloc(struct kq_arena *a, size_t n)
 {
 	struct kq_arena_chunk *c = a->head;
-	const size_t align = sizeof(max_align_t);
+	const size_t align = _Alignof(max_align_t);
 	size_t off;
 
 	n = n ? n : 1;

@@ -53,7 +53,7 @@ kill9_while_producing() {
 	kq-produce -t dur --print-offsets --timeout 3s < "$d/fifo" > "$d/acked" 2> "$d/produce.err" &
 	ppid_=$!
 	track_pid "$ppid_"
-	wait_lines "$d/acked" 5000 30 ||
+	wait_lines "$d/acked" 20000 30 ||
 		fail "only $(wc -l < "$d/acked") records acknowledged in 30s: $(cat "$d/produce.err")"
 	kill9_broker
 	# The producer gives up after --timeout (3 s) with exit 6.

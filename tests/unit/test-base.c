@@ -34,7 +34,7 @@ test_arena(void)
 	for (i = 0; i < 5000; i++) {
 		unsigned char *p = kq_arena_alloc(&a, (size_t)(i % 97) + 1);
 
-		T_OK(((uintptr_t)p % sizeof(max_align_t)) == 0, "aligned");
+		T_OK(((uintptr_t)p % _Alignof(max_align_t)) == 0, "aligned");
 		T_EQ(p[0], 0);
 		p[0] = 0xff;
 	}
