@@ -31,8 +31,8 @@ static const char usage_text[] =
 "                                   (default 2m; 0 = retry forever)\n"
 "  -X, --property KEY=VALUE         client property (acks, linger.ms, batch.size,\n"
 "                                   compression.type, client.id, request.timeout.ms,\n"
-"                                   buffer.memory, enable.idempotence); -X list\n"
-"                                   lists them\n"
+"                                   buffer.memory, max.in.flight.requests.per.connection,\n"
+"                                   enable.idempotence); -X list lists them\n"
 "\n"
 "Where records go:\n"
 "  -t, --topic TOPIC                the topic to write to (required)\n"
@@ -186,7 +186,7 @@ ms_prop(const char *v, const char *key)
 	int64_t n;
 
 	if (kq_cli_parse_int(v, 0, INT32_MAX, &n) != 0)
-		kq_usage_error("bad value '%s' for %s (milliseconds)", v, key);
+		kq_usage_error("bad value '%s' for %s", v, key);
 	return n;
 }
 
@@ -201,7 +201,7 @@ escapes(struct kq_buf *b, const char *v, const char *what)
 static const char *const props[] = {
 	"acks", "linger.ms", "batch.size", "compression.type", "compression.codec",
 	"client.id", "request.timeout.ms", "buffer.memory", "enable.idempotence",
-	"message.max.bytes",
+	"message.max.bytes", "max.in.flight.requests.per.connection",
 };
 
 static void
@@ -234,6 +234,9 @@ property(const char *kv)
 		opt.client_id = v;
 	else if (strcmp(key, "request.timeout.ms") == 0)
 		opt.request_timeout_ms = KQ_MAX(ms_prop(v, key), 1);
+	else if (strcmp(key, "max.in.flight.requests.per.connection") == 0 ||
+		 strcmp(key, "max.in.flight") == 0)
+		opt.max_inflight = (int)KQ_MAX(KQ_MIN(ms_prop(v, key), 1000), 1);
 	else if (strcmp(key, "buffer.memory") == 0)
 		opt.buffer_bytes = size_arg(v, key, 1);
 	else if (strcmp(key, "message.max.bytes") == 0)
@@ -288,6 +291,7 @@ opts_parse(int argc, char **argv)
 	opt.linger_ms = 5;
 	opt.buffer_bytes = 64 << 20;
 	opt.batch_bytes = 1 << 20;
+	opt.max_inflight = 5;
 	opt.count = -1;
 	opt.timeout_ms = 2 * 60 * 1000;
 	opt.request_timeout_ms = 30000;

@@ -48,6 +48,7 @@ struct opts {
 	int64_t linger_ms;
 	int64_t buffer_bytes;
 	int64_t batch_bytes;		/* batch.size */
+	int max_inflight;		/* requests per connection, batches per partition */
 	int64_t count;			/* -1 = all */
 	bool tee, print_offsets, create;
 	int64_t timeout_ms;		/* give up on the cluster; 0 = never */

@@ -30,6 +30,7 @@ struct batch {
 	struct part *part;
 	int32_t count;
 	size_t raw_bytes;		/* counted in sender.buffered */
+	uint64_t bseq;			/* order within its partition */
 	struct kq_buf data;		/* the finished batch */
 	uint64_t *seqs;			/* input order of its records (--print-offsets) */
 };
@@ -42,8 +43,9 @@ struct part {
 	size_t open_raw;
 	uint64_t *seqs;
 	size_t nseq, capseq;
-	struct batch *q_head, *q_tail;	/* closed, waiting */
-	struct batch *inflight;
+	struct batch *q_head, *q_tail;	/* closed, waiting, in bseq order */
+	int inflight;			/* batches sent and not yet answered */
+	uint64_t next_bseq;
 };
 
 struct req {
@@ -56,6 +58,7 @@ struct node {
 	int32_t id;
 	int16_t version;		/* Produce version; -1 = not yet known */
 	struct req *head, *tail;	/* in flight, in send order */
+	int nreq;
 };
 
 /* --print-offsets: results in input order. */
@@ -224,12 +227,21 @@ queue_push_back(struct part *p, struct batch *b)
 	p->q_tail = b;
 }
 
+/*
+ * Put a batch that must be sent again back in its place: before every
+ * batch that came after it, so a partition's records keep their order
+ * however the answers to several in-flight batches arrive.
+ */
 static void
-queue_push_front(struct part *p, struct batch *b)
+queue_requeue(struct part *p, struct batch *b)
 {
-	b->next = p->q_head;
-	p->q_head = b;
-	if (!p->q_tail)
+	struct batch **pp = &p->q_head;
+
+	while (*pp && (*pp)->bseq < b->bseq)
+		pp = &(*pp)->next;
+	b->next = *pp;
+	*pp = b;
+	if (!b->next)
 		p->q_tail = b;
 }
 
@@ -259,6 +271,7 @@ close_open(struct sender *s, struct part *p)
 	b->part = p;
 	b->count = p->bb.count;
 	b->raw_bytes = p->open_raw;
+	b->bseq = p->next_bseq++;
 	if (kq_bb_finish(&p->bb, &b->data) != 0)
 		kq_die(KQ_EXIT_FAIL, "cannot compress a batch with %s", kq_codec_name(opt.codec));
 	kq_bb_reset(&p->bb);
@@ -388,6 +401,27 @@ sender_max_record(const struct sender *s)
 	return s->max_record;
 }
 
+/* Nothing in flight on n will be answered: back to the queues. */
+static void
+requeue_node(struct node *n)
+{
+	struct req *rq;
+	int i;
+
+	while ((rq = n->head)) {
+		n->head = rq->next;
+		for (i = 0; i < rq->n; i++) {
+			struct part *p = rq->b[i]->part;
+
+			queue_requeue(p, rq->b[i]);
+			p->inflight--;
+		}
+		free(rq);
+	}
+	n->tail = NULL;
+	n->nreq = 0;
+}
+
 /* ---- metadata ---- */
 
 KQ_NORETURN static void
@@ -397,15 +431,13 @@ give_up(struct sender *s, const char *why)
 	uint64_t lost = s->pending;
 
 	/* Everything still held is undelivered: report it, then exit 6. */
+	for (i = 0; i < s->nnodes; i++)
+		requeue_node(&s->nodes[i]);
 	for (i = 0; i < s->nparts; i++) {
 		struct part *p = &s->parts[i];
 		struct batch *b;
 
 		close_open(s, p);
-		if (p->inflight) {
-			queue_push_front(p, p->inflight);
-			p->inflight = NULL;
-		}
 		while ((b = queue_pop(p)))
 			batch_done(s, b, -1, KQ_E_NETWORK_EXCEPTION, why);
 	}
@@ -596,21 +628,7 @@ sender_new(void)
 static void
 conn_failed(struct sender *s, struct node *n, const char *why)
 {
-	struct req *rq;
-	int i;
-
-	/* Nothing in flight there will be answered: back to the queue heads. */
-	while ((rq = n->head)) {
-		n->head = rq->next;
-		for (i = 0; i < rq->n; i++) {
-			struct part *p = rq->b[i]->part;
-
-			queue_push_front(p, rq->b[i]);
-			p->inflight = NULL;
-		}
-		free(rq);
-	}
-	n->tail = NULL;
+	requeue_node(n);
 	n->version = -1;
 	note_failure(s, why);
 }
@@ -646,9 +664,11 @@ handle_response(struct sender *s, struct node *n, struct req *rq, const struct k
 	r = kq_resp_decode(resp, &s->arena, &pr);
 	if (r != 0) {
 		/* A reply we cannot read: treat the connection as lost. */
+		rq->next = n->head;
 		n->head = rq;
 		if (!n->tail)
 			n->tail = rq;
+		n->nreq++;
 		conn_failed(s, n, "malformed Produce response");
 		return;
 	}
@@ -665,13 +685,13 @@ handle_response(struct sender *s, struct node *n, struct req *rq, const struct k
 				if (pr.Responses[t].PartitionResponses[j].Index == p->id)
 					ppr = &pr.Responses[t].PartitionResponses[j];
 		}
-		p->inflight = NULL;
+		p->inflight--;
 		err = ppr ? ppr->ErrorCode : KQ_E_UNKNOWN_SERVER_ERROR;
 		if (err == 0) {
 			batch_done(s, b, ppr->BaseOffset, 0, NULL);
 			progress_made(s);
 		} else if (retry_err(err)) {
-			queue_push_front(p, b);
+			queue_requeue(p, b);
 			note_failure(s, kq_err_str(err));
 		} else {
 			char msg[256];
@@ -705,6 +725,7 @@ node_io(struct sender *s, struct node *n, struct kq_conn *conn, short revents)
 			n->head = rq->next;
 			if (!n->head)
 				n->tail = NULL;
+			n->nreq--;
 			handle_response(s, n, rq, &resp);
 		}
 		if (r != KQ_ERR_AGAIN) {
@@ -724,7 +745,7 @@ node_io(struct sender *s, struct node *n, struct kq_conn *conn, short revents)
 static struct batch *
 due_batch(struct sender *s, struct part *p, int64_t now, bool draining)
 {
-	if (p->inflight)
+	if (p->inflight >= opt.max_inflight)
 		return NULL;
 	if (!p->q_head && p->bb.count > 0 &&
 	    (draining || now - p->open_ms >= opt.linger_ms))
@@ -732,8 +753,23 @@ due_batch(struct sender *s, struct part *p, int64_t now, bool draining)
 	return p->q_head;
 }
 
-/* Send one request to node n with every due batch of the partitions it leads. */
 static void
+req_append(struct node *n, struct req *rq)
+{
+	rq->next = NULL;
+	if (n->tail)
+		n->tail->next = rq;
+	else
+		n->head = rq;
+	n->tail = rq;
+	n->nreq++;
+}
+
+/*
+ * Send one request to node n with the next due batch of every partition it
+ * leads; false when nothing was due (or the connection failed).
+ */
+static bool
 send_node(struct sender *s, struct node *n, int64_t now, bool draining)
 {
 	struct kq_ProduceRequest req;
@@ -749,12 +785,12 @@ send_node(struct sender *s, struct node *n, int64_t now, bool draining)
 		if (s->parts[i].leader == n->id && due_batch(s, &s->parts[i], now, draining))
 			cnt++;
 	if (cnt == 0)
-		return;
+		return false;
 	r = kq_client_node_conn(s->cl, n->id, &conn);
 	if (r != 0) {
 		note_failure(s, kq_client_errstr(s->cl)[0] ? kq_client_errstr(s->cl) :
 			     kq_err_str(r));
-		return;
+		return false;
 	}
 	if (n->version < 0) {
 		n->version = (int16_t)kq_conn_version(conn, KQ_API_PRODUCE, 8);
@@ -773,12 +809,12 @@ send_node(struct sender *s, struct node *n, int64_t now, bool draining)
 		struct part *p = &s->parts[i];
 		struct batch *b;
 
-		if (p->leader != n->id || p->inflight || !p->q_head)
+		if (p->leader != n->id || p->inflight >= opt.max_inflight || !p->q_head)
 			continue;
 		if (rq->n > 0 && bytes + p->q_head->data.len > REQ_BYTES_MAX)
 			break;
 		b = queue_pop(p);
-		p->inflight = b;
+		p->inflight++;
 		bytes += b->data.len;
 		kq_ProduceRequest_PartitionProduceData_init(&pd[rq->n]);
 		pd[rq->n].Index = p->id;
@@ -797,30 +833,23 @@ send_node(struct sender *s, struct node *n, int64_t now, bool draining)
 	r = kq_conn_enqueue(conn, KQ_API_PRODUCE, n->version, &req, opt.acks ? rq : NULL);
 	free(pd);
 	if (r < 0) {
-		if (n->tail)
-			n->tail->next = rq;
-		else
-			n->head = rq;
-		n->tail = rq;
+		req_append(n, rq);
 		conn_failed(s, n, kq_conn_errstr(conn)[0] ? kq_conn_errstr(conn) : kq_err_str(r));
-		return;
+		return false;
 	}
 	if (opt.acks == 0) {
 		/* Nothing will answer: the records count as sent once queued. */
 		for (i = 0; i < rq->n; i++) {
-			rq->b[i]->part->inflight = NULL;
+			rq->b[i]->part->inflight--;
 			batch_done(s, rq->b[i], -1, 0, NULL);
 		}
 		free(rq);
 		kq_conn_flush_nb(conn);
-		return;
+		return true;
 	}
-	if (n->tail)
-		n->tail->next = rq;
-	else
-		n->head = rq;
-	n->tail = rq;
+	req_append(n, rq);
 	kq_conn_flush_nb(conn);
+	return true;
 }
 
 static void
@@ -872,14 +901,20 @@ sender_step(struct sender *s, int in_fd, bool *in_ready, int64_t timeout_ms, boo
 		for (pi = 0; pi < s->nparts; pi++) {
 			struct part *p = &s->parts[pi];
 
-			if (p->leader >= 0 && !p->inflight && (p->q_head || p->bb.count))
+			if (p->leader >= 0 && p->inflight < opt.max_inflight &&
+			    (p->q_head || p->bb.count))
 				node_get(s, p->leader);
 			else if (p->leader < 0 && (p->q_head || p->bb.count) &&
 				 !s->need_refresh)
 				note_failure(s, "a partition has no leader");
 		}
-		for (i = 0; i < s->nnodes && !s->need_refresh; i++)
-			send_node(s, &s->nodes[i], now, draining);
+		for (i = 0; i < s->nnodes && !s->need_refresh; i++) {
+			struct node *n = &s->nodes[i];
+
+			while (n->nreq < opt.max_inflight && !s->need_refresh &&
+			       send_node(s, n, now, draining))
+				;
+		}
 	}
 	/* Wait: for answers, for room in the socket, for input, for linger. */
 	for (i = 0; i < s->nnodes && npf < 64; i++) {
@@ -903,7 +938,7 @@ sender_step(struct sender *s, int in_fd, bool *in_ready, int64_t timeout_ms, boo
 	for (pi = 0; pi < s->nparts; pi++) {
 		struct part *p = &s->parts[pi];
 
-		if (!p->inflight && p->bb.count > 0 && !s->need_refresh)
+		if (p->inflight < opt.max_inflight && p->bb.count > 0 && !s->need_refresh)
 			wait = KQ_MIN(wait, KQ_MAX(p->open_ms + opt.linger_ms - now, 0));
 	}
 	if (s->need_refresh)
