@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clean.h"
 #include "log.h"
 #include "../proto/proto.h"
 
@@ -56,6 +57,14 @@ struct seg {
 	size_t ntidx, ctidx;
 };
 
+/* A finished cleaning pass: offsets below end had been cleaned by time ms. */
+struct clean_pass {
+	int64_t end, ms;
+};
+#define CLEAN_PASSES 8
+/* Written before the first compaction commits; never removed. */
+#define GAPS_MARKER "kq-compacted"
+
 struct epoch_ent {
 	int32_t epoch;
 	int64_t start;
@@ -71,6 +80,14 @@ struct kq_log {
 	size_t nep, cep;
 	/* Sequential fetches resume where the previous one stopped. */
 	int64_t cache_off, cache_pos, cache_base;
+	/* Compaction state, in memory only (a restart just cleans once more). */
+	uint64_t gen;		/* tells a cleaning task's log from a reopened one */
+	bool cleaning;		/* a task is out */
+	bool gappy;		/* compacted once (GAPS_MARKER): offset gaps are legal */
+	int64_t clean_end;	/* offsets below were cleaned: the dirty part starts here */
+	struct clean_pass tp[CLEAN_PASSES];
+	size_t ntp;
+	int64_t tomb_due_ms;	/* kept tombstones may expire then (0: none kept) */
 };
 
 void
@@ -147,9 +164,9 @@ write_full(int fd, const void *p, size_t n, int64_t pos)
 /* ---- indexes ---- */
 
 static size_t
-idx_max(const struct kq_log *log)
+idx_max(const struct kq_log_config *cfg)
 {
-	int32_t b = log->cfg.segment_index_bytes;
+	int32_t b = cfg->segment_index_bytes;
 
 	return b < 8 ? 1 : (size_t)b / 8;
 }
@@ -181,8 +198,8 @@ tidx_push(struct seg *s, int64_t ts, int64_t off)
  * Returns true if entries were added.
  */
 static bool
-idx_account(struct kq_log *log, struct seg *s, int64_t pos, int64_t size, int64_t last,
-	    int64_t ts)
+idx_account(const struct kq_log_config *cfg, struct seg *s, int64_t pos, int64_t size,
+	    int64_t last, int64_t ts)
 {
 	bool added = false;
 
@@ -190,7 +207,7 @@ idx_account(struct kq_log *log, struct seg *s, int64_t pos, int64_t size, int64_
 		s->max_ts = ts;
 		s->max_ts_off = last;
 	}
-	if (s->since_idx > log->cfg.index_interval_bytes && s->nidx < idx_max(log)) {
+	if (s->since_idx > cfg->index_interval_bytes && s->nidx < idx_max(cfg)) {
 		idx_push(s, last, pos);
 		if (s->max_ts >= 0 && (s->ntidx == 0 || s->max_ts > s->tidx[s->ntidx - 1].ts))
 			tidx_push(s, s->max_ts, s->max_ts_off);
@@ -626,10 +643,11 @@ seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool
 				break;
 		}
 		/*
-		 * baseOffset is outside the CRC and kq never leaves offset gaps
-		 * (no compaction), so a jump means damage.
+		 * baseOffset is outside the CRC: a jump means damage, except
+		 * that compaction leaves gaps (forward only) in logs it cleaned.
 		 */
-		if (!bh_parse(buf + (pos - wpos), &h) || h.base != s->next ||
+		if (!bh_parse(buf + (pos - wpos), &h) || h.base < s->next ||
+		    (h.base != s->next && !log->gappy) ||
 		    h.last - s->base > INT32_MAX || pos + h.size > file_size)
 			break;
 		/* Batches up to SCAN_CHUNK are checked from the window. */
@@ -639,7 +657,7 @@ seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool
 		}
 		if (verify && !batch_crc_ok(s->fd, buf, pos, wpos, &wlen, h.size))
 			break;
-		idx_account(log, s, pos, h.size, h.last, h.max_ts);
+		idx_account(&log->cfg, s, pos, h.size, h.last, h.max_ts);
 		pos += h.size;
 		s->next = h.last + 1;
 	}
@@ -756,33 +774,51 @@ cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* True if name is 20 digits followed by suffix; the digits go to *base. */
+static bool
+seg_name(const char *name, const char *suffix, int64_t *base)
+{
+	size_t i;
+
+	if (strlen(name) != 20 + strlen(suffix) || strcmp(name + 20, suffix) != 0)
+		return false;
+	for (i = 0; i < 20; i++)
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+	if (strncmp(name, "09223372036854775807", 20) > 0)
+		return false;
+	*base = strtoll(name, NULL, 10);
+	return true;
+}
+
+static bool
+has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+
+	return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
 /* Base offsets of the NNNNNNNNNNNNNNNNNNNN.log files in dir, sorted. */
 static int
 list_segments(const char *dir, int64_t **out, size_t *n)
 {
 	struct dirent *de;
-	int64_t *v = NULL;
-	size_t nv = 0, cv = 0, i;
+	int64_t *v = NULL, base;
+	size_t nv = 0, cv = 0;
 	DIR *d;
 
 	d = opendir(dir);
 	if (!d)
 		return KQ_ERR_IO;
 	while ((de = readdir(d))) {
-		const char *s = de->d_name;
-
-		if (strlen(s) != 24 || strcmp(s + 20, ".log") != 0)
-			continue;
-		for (i = 0; i < 20; i++)
-			if (s[i] < '0' || s[i] > '9')
-				break;
-		if (i < 20 || strncmp(s, "09223372036854775807", 20) > 0)
+		if (!seg_name(de->d_name, ".log", &base))
 			continue;
 		if (nv == cv) {
 			cv = cv ? cv * 2 : 16;
 			v = kq_xrealloc(v, cv * sizeof(*v));
 		}
-		v[nv++] = strtoll(s, NULL, 10);
+		v[nv++] = base;
 	}
 	closedir(d);
 	if (nv)
@@ -817,11 +853,116 @@ seg_cut(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, const
 	return 0;
 }
 
+/*
+ * Finish the swap of one cleaned segment B.log.swap (the commit point, see
+ * log.h): the segments it replaced are those whose base lies in (B, L], L
+ * being its last offset.  A replaced segment whose records were all
+ * removed may start after L; keeping it is harmless (its records are older
+ * versions, dropped by the next pass).
+ */
+static void
+finish_swap(struct kq_log *log, int64_t base)
+{
+	static const char *const ext[] = { "log", "index", "timeindex" };
+	int64_t *bases = NULL, last;
+	struct stat st;
+	struct seg *s;
+	size_t nb = 0, i, j;
+	char *p, *q;
+
+	s = seg_new(base);
+	p = kq_xasprintf("%s/%020" PRId64 ".log.swap", log->dir, base);
+	s->fd = open(p, O_RDONLY | O_CLOEXEC);
+	last = base - 1;
+	if (s->fd >= 0 && fstat(s->fd, &st) == 0) {
+		(void)seg_scan(log, s, 0, st.st_size, true);
+		last = s->next - 1;
+	}
+	seg_free(s);
+	if (list_segments(log->dir, &bases, &nb) == 0) {
+		for (i = 0; i < nb; i++) {
+			if (bases[i] <= base || bases[i] > last)
+				continue;
+			kq_log_warnx("%s: finishing an interrupted compaction: removing replaced "
+				     "segment %020" PRId64, log->dir, bases[i]);
+			for (j = 0; j < KQ_ARRAY_LEN(ext); j++) {
+				q = seg_path(log, bases[i], ext[j]);
+				unlink(q);
+				free(q);
+			}
+		}
+	}
+	free(bases);
+	/* Indexes are derived data: rebuilt from the new .log. */
+	for (j = 1; j < KQ_ARRAY_LEN(ext); j++) {
+		q = seg_path(log, base, ext[j]);
+		unlink(q);
+		free(q);
+	}
+	q = seg_path(log, base, "log");
+	if (rename(p, q) < 0)
+		kq_log_warn("rename %s", p);
+	else
+		kq_log_warnx("%s: finished an interrupted compaction swap at %020" PRId64,
+			     log->dir, base);
+	free(q);
+	free(p);
+}
+
+/*
+ * Leftovers of a cleaning pass: *.cleaned files were never committed and
+ * go; index .swap files go (rebuilt); each B.log.swap is committed and is
+ * finished.  Returns the lowest base finished, or -1.
+ */
+static int64_t
+recover_swaps(struct kq_log *log)
+{
+	int64_t *sw = NULL, base, lowest = -1;
+	size_t nsw = 0, csw = 0, i;
+	struct dirent *de;
+	bool changed = false;
+	char *p;
+	DIR *d;
+
+	d = opendir(log->dir);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (has_suffix(de->d_name, ".cleaned") || has_suffix(de->d_name, ".index.swap") ||
+		    has_suffix(de->d_name, ".timeindex.swap")) {
+			p = kq_xasprintf("%s/%s", log->dir, de->d_name);
+			kq_log_warnx("%s: removing leftover of an interrupted compaction", p);
+			unlink(p);
+			free(p);
+			changed = true;
+		} else if (seg_name(de->d_name, ".log.swap", &base)) {
+			if (nsw == csw) {
+				csw = csw ? csw * 2 : 8;
+				sw = kq_xrealloc(sw, csw * sizeof(*sw));
+			}
+			sw[nsw++] = base;
+		}
+	}
+	closedir(d);
+	if (nsw)
+		qsort(sw, nsw, sizeof(*sw), cmp_i64);
+	for (i = 0; i < nsw; i++) {
+		finish_swap(log, sw[i]);
+		changed = true;
+	}
+	if (nsw)
+		lowest = sw[0];
+	free(sw);
+	if (changed)
+		(void)fsync_dir(log->dir);
+	return lowest;
+}
+
 static int
 open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errbuf,
 	      size_t errlen)
 {
-	int64_t *bases = NULL, end, fsize;
+	int64_t *bases = NULL, end, fsize, swapped;
 	struct seg *s;
 	struct stat st;
 	size_t nb, i;
@@ -829,6 +970,15 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 	bool last, verify, ok;
 	int rc;
 
+	p = kq_xasprintf("%s/%s", log->dir, GAPS_MARKER);
+	log->gappy = access(p, F_OK) == 0;
+	free(p);
+	/* A compaction swap cut short by a crash: finish it, then verify from there. */
+	swapped = recover_swaps(log);
+	if (swapped >= 0) {
+		clean = false;
+		recovery_point = KQ_MIN(recovery_point, swapped);
+	}
 	if (list_segments(log->dir, &bases, &nb) < 0) {
 		snprintf(errbuf, errlen, "%s: %s", log->dir, strerror(errno));
 		return KQ_ERR_IO;
@@ -862,7 +1012,8 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 				free(bases);
 				return KQ_ERR_IO;
 			}
-			if (end < fsize || (!last && s->next != bases[i + 1])) {
+			if (end < fsize || (!last && (s->next > bases[i + 1] ||
+						      (!log->gappy && s->next != bases[i + 1])))) {
 				/* Later segments follow lost data: drop them. */
 				for (size_t j = i + 1; j < nb; j++) {
 					struct seg *t = seg_new(bases[j]);
@@ -941,6 +1092,9 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 	return 0;
 }
 
+/* Owner thread only, like everything but the task and ticket runners. */
+static uint64_t log_gens;
+
 int
 kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t partition,
 	    const struct kq_log_config *cfg, int64_t recovery_point, bool clean, char *errbuf,
@@ -962,6 +1116,7 @@ kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t par
 	log->dir = kq_xasprintf("%s/%s-%d", dir, topic, (int)partition);
 	log->cfg = *cfg;
 	log->cache_off = -1;
+	log->gen = ++log_gens;
 	if (mkdir(log->dir, 0755) < 0 && errno != EEXIST) {
 		snprintf(errbuf, errlen, "%s: %s", log->dir, strerror(errno));
 		free(log->dir);
@@ -1132,7 +1287,7 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epo
 	if (s->size > 0 &&
 	    (s->size + (int64_t)n > log->cfg.segment_bytes ||
 	     kq_now_ms() - s->created_ms >= log->cfg.segment_ms ||
-	     s->nidx + nb > idx_max(log) || s->ntidx + nb > idx_max(log) ||
+	     s->nidx + nb > idx_max(&log->cfg) || s->ntidx + nb > idx_max(&log->cfg) ||
 	     last - s->base > INT32_MAX)) {
 		rc = roll(log);
 		if (rc < 0)
@@ -1160,7 +1315,7 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epo
 	from_t = s->ntidx;
 	for (pos = 0, i = 0; i < nb; i++) {
 		bh_parse(p + pos, &h);
-		idx_account(log, s, old_size + (int64_t)pos, h.size, h.last, h.max_ts);
+		idx_account(&log->cfg, s, old_size + (int64_t)pos, h.size, h.last, h.max_ts);
 		if (h.epoch >= 0 && h.epoch > kq_log_latest_epoch(log)) {
 			epoch_push(log, h.epoch, h.base);
 			epoch_changed = true;
@@ -1543,4 +1698,649 @@ kq_log_flush_done(struct kq_log *log, const struct kq_flush_ticket *t)
 		return;
 	if (t->end_offset > log->flushed)
 		log->flushed = KQ_MIN(t->end_offset, kq_log_end(log));
+}
+
+/* ---- retention ---- */
+
+/* Newest record time of a segment; its file's mtime when no batch has one. */
+static int64_t
+seg_newest_ts(const struct seg *s)
+{
+	struct stat st;
+
+	if (s->max_ts >= 0)
+		return s->max_ts;
+	if (fstat(s->fd, &st) == 0)
+		return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	return -1;
+}
+
+int
+kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_bytes,
+	      int64_t now_ms, int max_segments, int *deleted)
+{
+	int64_t total = kq_log_size(log), ts;
+	size_t k = 0;
+	bool expired, over;
+	int rc;
+
+	*deleted = 0;
+	while (k + 1 < log->nseg && (int)k < max_segments) {
+		struct seg *s = log->segs[k];
+
+		ts = retention_ms >= 0 ? seg_newest_ts(s) : -1;
+		expired = ts >= 0 && now_ms - ts > retention_ms;
+		over = retention_bytes >= 0 && total - s->size >= retention_bytes;
+		if (!expired && !over)
+			break;
+		total -= s->size;
+		k++;
+	}
+	if (k == 0)
+		return 0;
+	rc = kq_log_advance_start(log, log->segs[k]->base);
+	if (rc == 0)
+		*deleted = (int)k;
+	return rc;
+}
+
+/* ---- compaction ---- */
+
+#define CLEAN_MAX_SEGS 256		/* inputs per pass (each holds a dup'd fd) */
+#define CLEAN_WRITE_CHUNK (1 << 20)
+
+struct clean_in {
+	int64_t base, size, next;	/* next: base of the following segment */
+	int fd;				/* dup, owned by the task */
+};
+
+struct clean_out {
+	struct seg *seg;		/* fd open on B.log.cleaned */
+	size_t first, count;		/* inputs it replaces */
+	bool committed;
+};
+
+struct kq_clean_task {
+	char *dir;
+	uint64_t gen;
+	struct kq_log_config cfg;
+	struct kq_clean_config cc;
+	int64_t now_ms;
+	int64_t first_dirty;		/* the key map covers offsets from here */
+	int64_t end;			/* inputs end here */
+	int64_t tomb_below;		/* tombstones below this offset may go */
+	struct clean_in *in;
+	size_t nin;
+	struct clean_out *out;
+	size_t nout;
+	struct kq_log_map *map;
+	struct kq_buf wbuf;		/* output not yet written */
+	struct kq_clean_stats st;
+	bool kept_tombstones;
+	bool gappy;			/* the log's marker exists */
+	int err;
+};
+
+void
+kq_clean_config_default(struct kq_clean_config *cc)
+{
+	cc->delete_retention_ms = 86400000;
+	cc->min_compaction_lag_ms = 0;
+	cc->min_cleanable_ratio = 0.5;
+	cc->max_map_entries = (size_t)1 << 20;
+	cc->max_batch_bytes = (size_t)64 << 20;
+}
+
+static char *
+clean_path(const char *dir, int64_t base, const char *ext, const char *state)
+{
+	return kq_xasprintf("%s/%020" PRId64 ".%s%s", dir, base, ext, state);
+}
+
+int
+kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t now_ms,
+		   bool force, struct kq_clean_task **out)
+{
+	struct kq_clean_task *t;
+	int64_t dirty = 0, total = 0, ts, tomb_below = 0;
+	size_t k = 0, i;
+	bool tomb_due;
+
+	*out = NULL;
+	if (log->cleaning)
+		return KQ_ERR_AGAIN;
+	while (k + 1 < log->nseg && k < CLEAN_MAX_SEGS) {
+		struct seg *s = log->segs[k];
+
+		ts = seg_newest_ts(s);
+		if (cc->min_compaction_lag_ms > 0 &&
+		    (ts < 0 || now_ms - ts < cc->min_compaction_lag_ms))
+			break;
+		total += s->size;
+		if (s->base >= log->clean_end)
+			dirty += s->size;
+		k++;
+	}
+	if (k == 0 || total == 0)
+		return KQ_ERR_AGAIN;
+	tomb_due = log->tomb_due_ms > 0 && now_ms >= log->tomb_due_ms;
+	if (!force && !tomb_due &&
+	    (dirty == 0 || (double)dirty < cc->min_cleanable_ratio * (double)total))
+		return KQ_ERR_AGAIN;
+	for (i = 0; i < log->ntp; i++)
+		if (log->tp[i].ms + cc->delete_retention_ms <= now_ms)
+			tomb_below = log->tp[i].end;
+
+	t = kq_xcalloc(1, sizeof(*t));
+	t->dir = kq_xstrdup(log->dir);
+	t->gen = log->gen;
+	t->gappy = log->gappy;
+	t->cfg = log->cfg;
+	t->cc = *cc;
+	t->now_ms = now_ms;
+	t->first_dirty = log->clean_end;
+	t->end = log->segs[k]->base;
+	t->tomb_below = tomb_below;
+	t->in = kq_xcalloc(k, sizeof(*t->in));
+	for (i = 0; i < k; i++) {
+		struct clean_in *in = &t->in[i];
+
+		in->base = log->segs[i]->base;
+		in->size = log->segs[i]->size;
+		in->next = log->segs[i + 1]->base;
+		in->fd = fcntl(log->segs[i]->fd, F_DUPFD_CLOEXEC, 0);
+		t->nin = i + 1;
+		if (in->fd < 0) {
+			kq_clean_task_free(t);
+			return KQ_ERR_IO;
+		}
+	}
+	t->out = kq_xcalloc(k, sizeof(*t->out));
+	log->cleaning = true;
+	*out = t;
+	return 0;
+}
+
+void
+kq_clean_task_free(struct kq_clean_task *t)
+{
+	static const char *const ext[] = { "log", "index", "timeindex" };
+	size_t i, j;
+	char *p;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nin; i++)
+		if (t->in[i].fd >= 0)
+			close(t->in[i].fd);
+	for (i = 0; i < t->nout; i++) {
+		if (!t->out[i].seg)
+			continue;
+		for (j = 0; j < KQ_ARRAY_LEN(ext) && !t->out[i].committed; j++) {
+			p = clean_path(t->dir, t->out[i].seg->base, ext[j], ".cleaned");
+			unlink(p);
+			free(p);
+			p = clean_path(t->dir, t->out[i].seg->base, ext[j], ".swap");
+			unlink(p);
+			free(p);
+		}
+		seg_free(t->out[i].seg);
+	}
+	kq_log_map_free(t->map);
+	kq_buf_free(&t->wbuf);
+	free(t->in);
+	free(t->out);
+	free(t->dir);
+	free(t);
+}
+
+/*
+ * Sequential batch reader over one input: a window of the file, or a
+ * buffer of its own for a batch larger than the window.
+ */
+struct breader {
+	int fd;
+	int64_t size, pos;
+	unsigned char *win;
+	int64_t wpos, wlen;
+	unsigned char *big;
+};
+
+/* 1 = a batch at *p (h filled, rd->pos moves past it), 0 = end, < 0 = damage. */
+static int
+breader_next(struct breader *rd, const unsigned char **p, struct bh *h)
+{
+	if (rd->pos >= rd->size)
+		return 0;
+	if (rd->pos + HDR > rd->size)
+		return KQ_ERR_CORRUPT;
+	if (rd->pos < rd->wpos || rd->pos + HDR > rd->wpos + rd->wlen) {
+		if (!refill(rd->fd, rd->win, rd->pos, rd->size, &rd->wpos, &rd->wlen))
+			return KQ_ERR_IO;
+	}
+	if (!bh_parse(rd->win + (rd->pos - rd->wpos), h) || rd->pos + h->size > rd->size)
+		return KQ_ERR_CORRUPT;
+	if (rd->pos + h->size > rd->wpos + rd->wlen) {
+		if (h->size <= SCAN_CHUNK) {
+			if (!refill(rd->fd, rd->win, rd->pos, rd->size, &rd->wpos, &rd->wlen))
+				return KQ_ERR_IO;
+		} else {
+			/* Bounded by the file's size, checked above. */
+			free(rd->big);
+			rd->big = kq_xmalloc((size_t)h->size);
+			if (!pread_full(rd->fd, rd->big, (size_t)h->size, rd->pos))
+				return KQ_ERR_IO;
+			*p = rd->big;
+			rd->pos += h->size;
+			return 1;
+		}
+	}
+	*p = rd->win + (rd->pos - rd->wpos);
+	rd->pos += h->size;
+	return 1;
+}
+
+static void
+map_record(void *arg, const struct kq_record *rec)
+{
+	struct kq_clean_task *t = arg;
+
+	if (rec->key.len < 0)
+		return;
+	if (!kq_log_map_put(t->map, rec->key, rec->offset))
+		t->err = KQ_ERR_TOO_LARGE;
+}
+
+/*
+ * Add the keys of one input to the map.  Returns 0, or KQ_ERR_TOO_LARGE
+ * when the map filled up (the map then also holds some keys of this input:
+ * harmless, their records stay, being outside the cleaned range).
+ */
+static int
+map_input(struct kq_clean_task *t, const struct clean_in *in, unsigned char *win)
+{
+	struct breader rd = { in->fd, in->size, 0, win, 0, 0, NULL };
+	const unsigned char *p;
+	struct bh h;
+	int rc;
+
+	while ((rc = breader_next(&rd, &p, &h)) == 1) {
+		if (kq_log_each_record(p, (size_t)h.size, t->cc.max_batch_bytes, map_record, t) < 0)
+			t->st.batches_undecodable++;
+		if (t->err) {
+			rc = t->err;
+			t->err = 0;
+			break;
+		}
+	}
+	free(rd.big);
+	return rc;
+}
+
+static bool
+keep_record(void *arg, const struct kq_record *rec)
+{
+	struct kq_clean_task *t = arg;
+
+	t->st.records_in++;
+	if (rec->key.len < 0) {
+		t->st.keyless_dropped++;
+		return false;
+	}
+	if (kq_log_map_get(t->map, rec->key) > rec->offset)
+		return false;
+	if (rec->value.len < 0) {
+		if (rec->offset < t->tomb_below) {
+			t->st.tombstones_dropped++;
+			return false;
+		}
+		t->kept_tombstones = true;
+	}
+	t->st.records_kept++;
+	return true;
+}
+
+static int
+write_all(int fd, const unsigned char *p, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = kq_io.write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			return KQ_ERR_IO;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int
+out_flush(struct kq_clean_task *t, struct seg *s)
+{
+	int rc = write_all(s->fd, t->wbuf.buf, t->wbuf.len);
+
+	kq_buf_reset(&t->wbuf);
+	return rc;
+}
+
+/* Filter one input into the open output segment s. */
+static int
+clean_input(struct kq_clean_task *t, const struct clean_in *in, struct seg *s,
+	    unsigned char *win)
+{
+	struct breader rd = { in->fd, in->size, 0, win, 0, 0, NULL };
+	const unsigned char *p;
+	struct bh h, nh;
+	size_t at;
+	int rc, f;
+
+	while ((rc = breader_next(&rd, &p, &h)) == 1) {
+		at = t->wbuf.len;
+		f = kq_log_filter_batch(p, (size_t)h.size, t->cc.max_batch_bytes, keep_record, t,
+					&t->wbuf);
+		if (f < 0)
+			t->st.batches_undecodable++;
+		if (f < 0 || f == KQ_FILTER_ALL)
+			kq_buf_add(&t->wbuf, p, (size_t)h.size);
+		if (f == KQ_FILTER_NONE)
+			continue;
+		if (!bh_parse(t->wbuf.buf + at, &nh)) {
+			rc = KQ_ERR_CORRUPT;
+			break;
+		}
+		idx_account(&t->cfg, s, s->size, nh.size, nh.last, nh.max_ts);
+		s->size += nh.size;
+		s->next = nh.last + 1;
+		if (t->wbuf.len >= CLEAN_WRITE_CHUNK && (rc = out_flush(t, s)) < 0)
+			break;
+	}
+	free(rd.big);
+	return rc;
+}
+
+/* Write the output's index files (as *.cleaned) and fsync all three. */
+static int
+out_finish(struct kq_clean_task *t, struct seg *s)
+{
+	char *p, *q;
+	int rc;
+
+	rc = out_flush(t, s);
+	if (rc < 0)
+		return rc;
+	seg_final_tidx(s);
+	p = clean_path(t->dir, s->base, "index", ".cleaned");
+	q = clean_path(t->dir, s->base, "timeindex", ".cleaned");
+	s->idx_fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	s->tidx_fd = open(q, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	free(p);
+	free(q);
+	if (s->idx_fd < 0 || s->tidx_fd < 0)
+		rc = KQ_ERR_IO;
+	if (rc == 0)
+		rc = idx_flush(s, 0, 0);
+	if (rc == 0 && (kq_io.fsync(s->fd) < 0 || kq_io.fsync(s->idx_fd) < 0 ||
+			kq_io.fsync(s->tidx_fd) < 0))
+		rc = KQ_ERR_IO;
+	seg_close_idx(s);
+	s->synced = true;
+	return rc;
+}
+
+void
+kq_clean_task_run(struct kq_clean_task *t)
+{
+	unsigned char *win = kq_xmalloc(SCAN_CHUNK);
+	struct clean_out *o;
+	struct seg *s;
+	size_t i, j, mapped = 0;
+	char *p;
+	int rc = 0;
+
+	if (!t->gappy) {
+		/* Durable (the directory is fsynced) before any commit can happen. */
+		p = kq_xasprintf("%s/%s", t->dir, GAPS_MARKER);
+		rc = kq_write_file_atomic(p, "", 0);
+		free(p);
+		if (rc < 0)
+			goto out;
+	}
+	t->map = kq_log_map_new(t->cc.max_map_entries);
+	for (i = 0; i < t->nin; i++) {
+		if (t->in[i].next <= t->first_dirty)
+			continue;
+		rc = map_input(t, &t->in[i], win);
+		if (rc == KQ_ERR_TOO_LARGE && mapped > 0) {
+			/* Clean what the map covers; the rest waits for the next pass. */
+			for (j = i; j < t->nin; j++) {
+				close(t->in[j].fd);
+				t->in[j].fd = -1;
+			}
+			t->end = t->in[i].base;
+			t->nin = i;
+			rc = 0;
+			break;
+		}
+		if (rc < 0)
+			goto out;
+		mapped++;
+	}
+
+	for (i = 0; i < t->nin; i = j) {
+		o = &t->out[t->nout++];
+		o->first = i;
+		o->seg = s = seg_new(t->in[i].base);
+		p = clean_path(t->dir, s->base, "log", ".cleaned");
+		s->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+		free(p);
+		if (s->fd < 0) {
+			rc = KQ_ERR_IO;
+			goto out;
+		}
+		/* Group inputs while the result surely fits one segment. */
+		j = i;
+		do {
+			rc = clean_input(t, &t->in[j], s, win);
+			if (rc < 0)
+				goto out;
+			t->st.bytes_in += t->in[j].size;
+			j++;
+		} while (j < t->nin &&
+			 s->size + t->in[j].size <= t->cfg.segment_bytes &&
+			 t->in[j].next - 1 - s->base <= INT32_MAX);
+		o->count = j - i;
+		rc = out_finish(t, s);
+		if (rc < 0)
+			goto out;
+		t->st.bytes_out += s->size;
+	}
+	if (fsync_dir(t->dir) < 0)
+		rc = KQ_ERR_IO;
+out:
+	t->st.end = t->end;
+	t->st.segments_in = (int64_t)t->nin;
+	t->st.segments_out = (int64_t)t->nout;
+	t->err = rc;
+	kq_log_map_free(t->map);
+	t->map = NULL;
+	free(win);
+}
+
+static int
+rename_state(const char *dir, int64_t base, const char *ext, const char *from,
+	     const char *to)
+{
+	char *a = clean_path(dir, base, ext, from), *b = clean_path(dir, base, ext, to);
+	int rc = rename(a, b) < 0 ? KQ_ERR_IO : 0;
+
+	free(a);
+	free(b);
+	return rc;
+}
+
+/* Step 3 of the protocol in log.h for one committed output. */
+static void
+swap_finish(struct kq_log *log, struct kq_clean_task *t, const struct clean_out *o)
+{
+	static const char *const ext[] = { "log", "index", "timeindex" };
+	size_t i, j;
+	char *p;
+
+	for (i = o->first + 1; i < o->first + o->count; i++)
+		for (j = 0; j < KQ_ARRAY_LEN(ext); j++) {
+			p = seg_path(log, t->in[i].base, ext[j]);
+			unlink(p);
+			free(p);
+		}
+	for (j = 1; j < KQ_ARRAY_LEN(ext); j++) {
+		p = seg_path(log, o->seg->base, ext[j]);
+		unlink(p);
+		free(p);
+		if (rename_state(log->dir, o->seg->base, ext[j], ".swap", "") < 0)
+			kq_log_warn("%s: compaction: rename %s", log->dir, ext[j]);
+	}
+	/* Replaces the old B.log in one step. */
+	if (rename_state(log->dir, o->seg->base, "log", ".swap", "") < 0)
+		kq_log_warn("%s: compaction: rename .log.swap (recovery finishes it)", log->dir);
+}
+
+/* The inputs still are segments [k, k+nin) of the log, unchanged, none active. */
+static bool
+task_current(const struct kq_log *log, const struct kq_clean_task *t, size_t *first)
+{
+	size_t k, i;
+
+	if (t->gen != log->gen || t->nin == 0)
+		return false;
+	for (k = 0; k < log->nseg && log->segs[k]->base != t->in[0].base; k++)
+		;
+	if (k + t->nin >= log->nseg)
+		return false;
+	for (i = 0; i < t->nin; i++)
+		if (log->segs[k + i]->base != t->in[i].base ||
+		    log->segs[k + i]->size != t->in[i].size ||
+		    log->segs[k + i + 1]->base != t->in[i].next)
+			return false;
+	*first = k;
+	return true;
+}
+
+/* Remember when offsets below end had been cleaned, for tombstone expiry. */
+static void
+note_pass(struct kq_log *log, const struct kq_clean_task *t)
+{
+	size_t i;
+
+	log->clean_end = KQ_MAX(log->clean_end, t->end);
+	if (log->ntp == 0 || log->tp[log->ntp - 1].end < t->end) {
+		if (log->ntp == CLEAN_PASSES) {
+			/* Forgetting the oldest only delays removals. */
+			memmove(log->tp, log->tp + 1, (CLEAN_PASSES - 1) * sizeof(*log->tp));
+			log->ntp--;
+		}
+		log->tp[log->ntp++] = (struct clean_pass){ t->end, t->now_ms };
+	}
+	log->tomb_due_ms = 0;
+	if (!t->kept_tombstones)
+		return;
+	for (i = 0; i < log->ntp; i++)
+		if (log->tp[i].ms + t->cc.delete_retention_ms > t->now_ms) {
+			log->tomb_due_ms = log->tp[i].ms + t->cc.delete_retention_ms;
+			break;
+		}
+}
+
+int
+kq_log_clean_done(struct kq_log *log, struct kq_clean_task *t, struct kq_clean_stats *st)
+{
+	struct seg **segs;
+	size_t first = 0, i, j, n, g;
+	int rc = 0;
+
+	if (st)
+		*st = t->st;
+	log->cleaning = false;
+	if (t->err) {
+		rc = t->err;
+		goto out;
+	}
+	if (!task_current(log, t, &first)) {
+		rc = KQ_ERR_AGAIN;
+		goto out;
+	}
+	log->gappy = true;	/* the task wrote the marker */
+	/* Step 2: commit every output; stop at the first that cannot be. */
+	for (g = 0; g < t->nout; g++) {
+		int64_t b = t->out[g].seg->base;
+
+		if (rename_state(log->dir, b, "index", ".cleaned", ".swap") < 0 ||
+		    rename_state(log->dir, b, "timeindex", ".cleaned", ".swap") < 0 ||
+		    rename_state(log->dir, b, "log", ".cleaned", ".swap") < 0) {
+			kq_log_warn("%s: compaction: commit of %020" PRId64, log->dir, b);
+			rc = KQ_ERR_IO;
+			break;
+		}
+		t->out[g].committed = true;
+	}
+	if (g > 0 && fsync_dir(log->dir) < 0)
+		kq_log_warn("%s: compaction: fsync", log->dir);
+	for (i = 0; i < g; i++)
+		swap_finish(log, t, &t->out[i]);
+	if (g > 0 && fsync_dir(log->dir) < 0)
+		kq_log_warn("%s: compaction: fsync", log->dir);
+
+	/* The new segment list: committed outputs replace their inputs. */
+	segs = kq_xcalloc(log->nseg, sizeof(*segs));
+	for (n = 0; n < first; n++)
+		segs[n] = log->segs[n];
+	for (i = 0; i < t->nout; i++) {
+		struct clean_out *o = &t->out[i];
+
+		for (j = 0; j < o->count; j++) {
+			struct seg *old = log->segs[first + o->first + j];
+
+			if (!o->committed)
+				segs[n++] = old;
+			else
+				seg_free(old);
+		}
+		if (o->committed) {
+			segs[n++] = o->seg;
+			o->seg = NULL;
+		}
+	}
+	for (j = first + t->nin; j < log->nseg; j++)
+		segs[n++] = log->segs[j];
+	free(log->segs);
+	log->segs = segs;
+	log->cseg = log->nseg;
+	log->nseg = n;
+	for (i = 0; i + 1 < log->nseg; i++)
+		log->segs[i]->next = log->segs[i + 1]->base;
+	log->cache_off = -1;
+	if (rc == 0)
+		note_pass(log, t);
+out:
+	kq_clean_task_free(t);
+	return rc;
+}
+
+int
+kq_log_clean(struct kq_log *log, const struct kq_clean_config *cc, int64_t now_ms, bool force,
+	     struct kq_clean_stats *st)
+{
+	struct kq_clean_task *t;
+	int rc;
+
+	rc = kq_log_clean_begin(log, cc, now_ms, force, &t);
+	if (rc < 0)
+		return rc;
+	kq_clean_task_run(t);
+	return kq_log_clean_done(log, t, st);
 }

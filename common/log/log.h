@@ -83,9 +83,8 @@ void kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg);
  * Rolls the segment first if needed.  *base_offset = offset of the first
  * record.  Updates the indexes and the leader-epoch cache.
  * As a follower (assign_offsets false) batches keep their offsets, which must
- * continue LEO without gaps (else KQ_ERR_INVALID): kq has no compaction,
- * and recovery treats an offset jump as damage (baseOffset is outside the
- * CRC).  Bad framing is KQ_ERR_CORRUPT.  A failed or short write truncates the segment back and
+ * continue LEO without gaps (else KQ_ERR_INVALID).  Recovery accepts
+ * forward offset jumps (compaction leaves them) but not backward ones.  Bad framing is KQ_ERR_CORRUPT.  A failed or short write truncates the segment back and
  * returns KQ_ERR_IO (errno set); LEO is unchanged.  A new leader epoch is
  * persisted to leader-epoch-checkpoint (an fsync, once per epoch).
  */
@@ -126,6 +125,99 @@ int kq_log_advance_start(struct kq_log *log, int64_t offset);
  * empty at offset.
  */
 int kq_log_truncate(struct kq_log *log, int64_t offset);
+
+/*
+ * Retention (cleanup.policy=delete): delete whole closed segments, oldest
+ * first, while the segment's newest timestamp (file mtime if it has none) is
+ * more than retention_ms before now_ms, or while the log without it still
+ * holds at least retention_bytes (-1 disables either rule).  At most
+ * max_segments go per call, so one call has a bounded cost.  The active
+ * segment never goes.  Advances the log start to the first kept segment;
+ * *deleted = segments removed.
+ *
+ * Deleting a segment unlinks its files and closes the log's descriptor.
+ * A slice handed out earlier stays readable only through a dup of its fd
+ * (the broker dups before evbuffer_add_file, so an in-flight sendfile keeps
+ * the unlinked file alive); slices must not be kept across loop iterations.
+ */
+int kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_bytes,
+		  int64_t now_ms, int max_segments, int *deleted);
+
+/*
+ * Compaction (cleanup.policy=compact).  The cleaner keeps, in the closed
+ * segments, only the latest record of every key; offsets, order and
+ * timestamps are preserved (each rewritten batch keeps its baseOffset,
+ * lastOffsetDelta, baseTimestamp and codec; gaps are legal).  Tombstones
+ * (null values) are removed once they have been in a cleaned part of the
+ * log for delete_retention_ms; records without a key are removed.  The
+ * active segment and segments whose newest record is younger than
+ * min_compaction_lag_ms are not touched.  Batches that cannot be decoded
+ * are kept as they are.
+ *
+ * Threads: kq_log_clean_begin (owner thread) picks the segments and dups
+ * their fds; kq_clean_task_run (any thread; the heavy part) reads them,
+ * builds the key map and writes the cleaned segments; kq_log_clean_done
+ * (owner thread) swaps them in with a few renames, or discards the work if
+ * the log changed meanwhile (retention, truncation).  If the log was closed
+ * or deleted meanwhile, call kq_clean_task_free instead of done.
+ *
+ * Crash safety, on disk (B = base offset of a cleaned segment, which
+ * replaces the closed segments B = b0 < b1 < ... < bk):
+ *   0. worker, first pass only: create the empty marker file kq-compacted
+ *      (durably).  Recovery treats a forward offset jump as damage unless
+ *      it exists: gaps are legal only in a log that was compacted.
+ *   1. worker: write B.log.cleaned, B.index.cleaned, B.timeindex.cleaned;
+ *      fsync them and the directory.
+ *   2. owner: rename B.index.cleaned and B.timeindex.cleaned to *.swap, then
+ *      B.log.cleaned to B.log.swap: this rename commits the segment; fsync
+ *      the directory.
+ *   3. owner: unlink b1..bk (.log, .index, .timeindex) and B.index,
+ *      B.timeindex; rename the index .swap files into place; rename
+ *      B.log.swap over B.log; fsync the directory.
+ * Recovery (kq_log_open), before anything else: every *.cleaned file is
+ * deleted (the old segments are intact); index *.swap files are deleted;
+ * for each B.log.swap, the segments with base in (B, L] (L = its last
+ * offset) and B's index files are deleted and B.log.swap is renamed to
+ * B.log, then the log is verified from B on.  So a kill -9 at any point
+ * leaves either the old segments or the cleaned ones.
+ */
+struct kq_clean_config {
+	int64_t delete_retention_ms;	/* 86400000 */
+	int64_t min_compaction_lag_ms;	/* 0 */
+	double min_cleanable_ratio;	/* 0.5: dirty bytes / closed bytes to start */
+	size_t max_map_entries;		/* keys per pass (24 bytes each); 1 << 20 */
+	size_t max_batch_bytes;		/* decompressed batch cap; 64 MiB */
+};
+void kq_clean_config_default(struct kq_clean_config *cc);
+
+struct kq_clean_stats {
+	int64_t segments_in, segments_out;
+	int64_t bytes_in, bytes_out;
+	int64_t records_in, records_kept;
+	int64_t keyless_dropped, tombstones_dropped;
+	int64_t batches_undecodable;
+	int64_t end;			/* the pass cleaned offsets below this */
+};
+
+struct kq_clean_task;
+
+/*
+ * Start a pass when the dirty part (closed segments not yet cleaned) is at
+ * least min_cleanable_ratio of the closed bytes, or kept tombstones are due
+ * to expire, or force.  KQ_ERR_AGAIN when there is nothing to do or a task
+ * is already out; KQ_ERR_IO if fds cannot be dup'd.
+ */
+int kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t now_ms,
+		       bool force, struct kq_clean_task **out);
+void kq_clean_task_run(struct kq_clean_task *t);
+/* Swap in (or discard) and free t.  0, the task's error, or KQ_ERR_AGAIN if stale. */
+int kq_log_clean_done(struct kq_log *log, struct kq_clean_task *t,
+		      struct kq_clean_stats *st);
+/* Free a task whose log is gone; its *.cleaned files are removed. */
+void kq_clean_task_free(struct kq_clean_task *t);
+/* All three steps in this thread (tests, tools).  KQ_ERR_AGAIN if nothing to do. */
+int kq_log_clean(struct kq_log *log, const struct kq_clean_config *cc, int64_t now_ms,
+		 bool force, struct kq_clean_stats *st);
 
 /* Roll if the active segment is older than segment.ms (call periodically). */
 int kq_log_maybe_roll(struct kq_log *log, int64_t now_ms);
