@@ -40,6 +40,16 @@ struct broker_config {
 	int32_t max_connections;
 	int32_t connections_max_idle_ms;
 	int32_t checkpoint_interval_ms;
+	/* Retention and compaction defaults (cleaner.c). */
+	int64_t retention_check_ms;	/* log.retention.check.interval.ms */
+	int cleanup_policy;		/* log.cleanup.policy: POLICY_* bits */
+	bool cleaner_enable;		/* log.cleaner.enable */
+	double cleaner_min_ratio;	/* log.cleaner.min.cleanable.ratio */
+	int64_t cleaner_delete_retention_ms;
+	int64_t cleaner_min_lag_ms;	/* log.cleaner.min.compaction.lag.ms */
+	int64_t cleaner_max_lag_ms;	/* log.cleaner.max.compaction.lag.ms */
+	int64_t flush_messages;		/* log.flush.interval.messages */
+	int64_t flush_ms;		/* log.flush.interval.ms */
 	int32_t offsets_partitions;	/* offsets.topic.num.partitions */
 	int32_t group_min_session_ms;
 	int32_t group_max_session_ms;
@@ -69,7 +79,15 @@ struct topic_config {
 	int32_t min_insync_replicas;
 	int32_t index_interval_bytes;
 	int32_t segment_index_bytes;
+	int cleanup_policy;		/* POLICY_* bits */
+	double min_cleanable_ratio;
+	int64_t delete_retention_ms;
+	int64_t min_compaction_lag_ms;
+	int64_t max_compaction_lag_ms;
+	int64_t flush_messages;		/* stored; kq's log.flush decides fsyncs */
+	int64_t flush_ms;
 };
+enum { POLICY_DELETE = 1, POLICY_COMPACT = 2 };
 /* Validate one topic override: 0 or KQ_E_INVALID_CONFIG with msg. */
 int topic_config_check(const char *key, const char *value, char *msg, size_t msglen);
 /* Effective config from broker defaults plus overrides (key/value pairs). */
@@ -151,6 +169,13 @@ bool flush_busy(void);
 void flush_stop(void);
 /* Synchronous flush of everything (shutdown). */
 void flush_all_sync(void);
+
+/* ---- retention and compaction (cleaner.c) ---- */
+
+/* Periodic retention; compaction passes on a worker thread, swapped in on the loop. */
+int cleaner_start(struct event_base *base);
+/* Cancel and join the worker (before topics_close_all). */
+void cleaner_stop(void);
 
 /* ---- connections and responses (server.c) ---- */
 
