@@ -14,7 +14,7 @@ struct broker_config cfg;
 
 enum ctype {
 	CT_I32, CT_I64, CT_I16, CT_BOOL, CT_STR, CT_FLUSH, CT_LISTENER, CT_ADVLISTENER,
-	CT_HOURS, CT_MINUTES, CT_IGNORE
+	CT_HOURS, CT_MINUTES, CT_POLICY, CT_RATIO, CT_IGNORE
 };
 
 struct ckey {
@@ -59,7 +59,20 @@ static const struct ckey keys[] = {
 	{ "group.initial.rebalance.delay.ms", CT_I32, F(group_initial_delay_ms), 0, INT32_MAX },
 	{ "group.max.size", CT_I32, F(group_max_size), 1, INT32_MAX },
 	{ "offset.metadata.max.bytes", CT_I32, F(offset_metadata_max), 0, INT32_MAX },
+	{ "log.retention.check.interval.ms", CT_I64, F(retention_check_ms), 10, INT32_MAX },
+	{ "log.cleanup.policy", CT_POLICY, F(cleanup_policy), 0, 0 },
+	{ "log.cleaner.enable", CT_BOOL, F(cleaner_enable), 0, 0 },
+	{ "log.cleaner.min.cleanable.ratio", CT_RATIO, F(cleaner_min_ratio), 0, 0 },
+	{ "log.cleaner.delete.retention.ms", CT_I64, F(cleaner_delete_retention_ms), 0,
+	  INT64_MAX },
+	{ "log.cleaner.min.compaction.lag.ms", CT_I64, F(cleaner_min_lag_ms), 0, INT64_MAX },
+	{ "log.cleaner.max.compaction.lag.ms", CT_I64, F(cleaner_max_lag_ms), 1, INT64_MAX },
+	{ "log.flush.interval.messages", CT_I64, F(flush_messages), 1, INT64_MAX },
+	{ "log.flush.interval.ms", CT_I64, F(flush_ms), 0, INT64_MAX },
 	/* Accepted so existing server.properties files load without warnings. */
+	{ "log.cleaner.threads", CT_IGNORE, 0, 0, 0 },
+	{ "log.cleaner.dedupe.buffer.size", CT_IGNORE, 0, 0, 0 },
+	{ "log.cleaner.backoff.ms", CT_IGNORE, 0, 0, 0 },
 	{ "num.network.threads", CT_IGNORE, 0, 0, 0 },
 	{ "num.io.threads", CT_IGNORE, 0, 0, 0 },
 	{ "socket.send.buffer.bytes", CT_IGNORE, 0, 0, 0 },
@@ -68,7 +81,6 @@ static const struct ckey keys[] = {
 	{ "offsets.topic.replication.factor", CT_IGNORE, 0, 0, 0 },
 	{ "transaction.state.log.replication.factor", CT_IGNORE, 0, 0, 0 },
 	{ "transaction.state.log.min.isr", CT_IGNORE, 0, 0, 0 },
-	{ "log.retention.check.interval.ms", CT_IGNORE, 0, 0, 0 },
 	{ "zookeeper.connection.timeout.ms", CT_IGNORE, 0, 0, 0 },
 	{ "offsets.retention.minutes", CT_IGNORE, 0, 0, 0 },
 };
@@ -105,6 +117,64 @@ config_defaults(struct broker_config *c)
 	c->group_initial_delay_ms = 3000;
 	c->group_max_size = INT32_MAX;
 	c->offset_metadata_max = 4096;
+	c->retention_check_ms = 300000;
+	c->cleanup_policy = POLICY_DELETE;
+	c->cleaner_enable = true;
+	c->cleaner_min_ratio = 0.5;
+	c->cleaner_delete_retention_ms = 86400000;
+	c->cleaner_min_lag_ms = 0;
+	c->cleaner_max_lag_ms = INT64_MAX;
+	c->flush_messages = INT64_MAX;
+	c->flush_ms = INT64_MAX;
+}
+
+/* "delete", "compact", "compact,delete" (any order, blanks allowed): POLICY_* bits or -1. */
+static int
+parse_policy(const char *s)
+{
+	int bits = 0;
+	size_t n;
+
+	for (;;) {
+		while (*s == ' ')
+			s++;
+		n = strcspn(s, ", ");
+		if (n == 6 && strncmp(s, "delete", 6) == 0)
+			bits |= POLICY_DELETE;
+		else if (n == 7 && strncmp(s, "compact", 7) == 0)
+			bits |= POLICY_COMPACT;
+		else
+			return -1;
+		s += n;
+		while (*s == ' ')
+			s++;
+		if (*s == '\0')
+			return bits;
+		if (*s++ != ',')
+			return -1;
+	}
+}
+
+static const char *
+policy_name(int bits)
+{
+	return bits == (POLICY_DELETE | POLICY_COMPACT) ? "compact,delete" :
+	       bits == POLICY_COMPACT ? "compact" : "delete";
+}
+
+/* A ratio in [0, 1]. */
+static int
+parse_ratio(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || !(v >= 0.0 && v <= 1.0))
+		return -1;
+	*out = v;
+	return 0;
 }
 
 static int
@@ -261,6 +331,18 @@ config_set(struct broker_config *c, const char *key, const char *value, char *ms
 		c->adv_port = port;
 		return 1;
 	}
+	case CT_POLICY: {
+		int bits = parse_policy(value);
+
+		if (bits < 0)
+			goto bad;
+		*(int *)(base + k->off) = bits;
+		return 1;
+	}
+	case CT_RATIO:
+		if (parse_ratio(value, (double *)(base + k->off)) < 0)
+			goto bad;
+		return 1;
 	case CT_IGNORE:
 		return 1;
 	}
@@ -355,6 +437,12 @@ config_each(const struct broker_config *c,
 		case CT_FLUSH:
 			snprintf(v, sizeof(v), "%s", c->flush_mode == KQ_FLUSH_OS ? "os" : "ack");
 			break;
+		case CT_POLICY:
+			snprintf(v, sizeof(v), "%s", policy_name(*(const int *)(base + k->off)));
+			break;
+		case CT_RATIO:
+			snprintf(v, sizeof(v), "%g", *(const double *)(base + k->off));
+			break;
 		case CT_LISTENER:
 			snprintf(v, sizeof(v), "PLAINTEXT://%s:%d", c->listen_host,
 				 B.listen_port ? B.listen_port : c->listen_port);
@@ -372,29 +460,36 @@ config_each(const struct broker_config *c,
 
 /* ---- topic configs ---- */
 
-enum tkind { TK_LONG, TK_INT, TK_POLICY, TK_TSTYPE, TK_COMPRESSION, TK_BOOL };
+enum tkind { TK_LONG, TK_INT, TK_POLICY, TK_RATIO, TK_TSTYPE, TK_COMPRESSION, TK_BOOL };
 
 struct tkey {
 	const char *name;
 	enum tkind kind;
-	size_t off;		/* into struct topic_config, for numbers */
+	size_t off;		/* into struct topic_config */
+	size_t size;		/* of that field: numbers may be stored wider than checked */
 	int64_t min;
 };
 
-#define T(x) offsetof(struct topic_config, x)
+#define T(x) offsetof(struct topic_config, x), sizeof(((struct topic_config *)0)->x)
 static const struct tkey tkeys[] = {
-	{ "cleanup.policy", TK_POLICY, 0, 0 },
-	{ "compression.type", TK_COMPRESSION, 0, 0 },
+	{ "cleanup.policy", TK_POLICY, T(cleanup_policy), 0 },
+	{ "compression.type", TK_COMPRESSION, 0, 0, 0 },
+	{ "delete.retention.ms", TK_LONG, T(delete_retention_ms), 0 },
+	{ "flush.messages", TK_LONG, T(flush_messages), 1 },
+	{ "flush.ms", TK_LONG, T(flush_ms), 0 },
+	{ "index.interval.bytes", TK_INT, T(index_interval_bytes), 0 },
+	{ "max.compaction.lag.ms", TK_LONG, T(max_compaction_lag_ms), 1 },
 	{ "max.message.bytes", TK_INT, T(max_message_bytes), 0 },
-	{ "message.timestamp.type", TK_TSTYPE, 0, 0 },
+	{ "message.timestamp.type", TK_TSTYPE, 0, 0, 0 },
+	{ "min.cleanable.dirty.ratio", TK_RATIO, T(min_cleanable_ratio), 0 },
+	{ "min.compaction.lag.ms", TK_LONG, T(min_compaction_lag_ms), 0 },
 	{ "min.insync.replicas", TK_INT, T(min_insync_replicas), 1 },
 	{ "retention.bytes", TK_LONG, T(retention_bytes), -1 },
 	{ "retention.ms", TK_LONG, T(retention_ms), -1 },
 	{ "segment.bytes", TK_INT, T(segment_bytes), 14 },
 	{ "segment.index.bytes", TK_INT, T(segment_index_bytes), 4096 },
 	{ "segment.ms", TK_LONG, T(segment_ms), 1 },
-	{ "index.interval.bytes", TK_INT, T(index_interval_bytes), 0 },
-	{ "unclean.leader.election.enable", TK_BOOL, 0, 0 },
+	{ "unclean.leader.election.enable", TK_BOOL, 0, 0, 0 },
 };
 #undef T
 
@@ -426,6 +521,7 @@ topic_config_check(const char *key, const char *value, char *msg, size_t msglen)
 {
 	const struct tkey *k = tkey_find(key);
 	int64_t v;
+	double r;
 
 	if (!k) {
 		snprintf(msg, msglen, "Unknown topic config name: %s", key);
@@ -445,8 +541,11 @@ topic_config_check(const char *key, const char *value, char *msg, size_t msglen)
 			return 0;
 		break;
 	case TK_POLICY:
-		if (strcmp(value, "delete") == 0 || strcmp(value, "compact") == 0 ||
-		    strcmp(value, "compact,delete") == 0 || strcmp(value, "delete,compact") == 0)
+		if (parse_policy(value) > 0)
+			return 0;
+		break;
+	case TK_RATIO:
+		if (parse_ratio(value, &r) == 0)
 			return 0;
 		break;
 	case TK_TSTYPE:
@@ -468,6 +567,15 @@ topic_config_check(const char *key, const char *value, char *msg, size_t msglen)
 	return KQ_E_INVALID_CONFIG;
 }
 
+static void
+set_num(struct topic_config *tc, const struct tkey *k, int64_t v)
+{
+	if (k->size == sizeof(int64_t))
+		*(int64_t *)((char *)tc + k->off) = v;
+	else
+		*(int32_t *)((char *)tc + k->off) = (int32_t)v;
+}
+
 void
 topic_config_build(struct topic_config *tc, char **ks, char **vs, int n)
 {
@@ -481,21 +589,37 @@ topic_config_build(struct topic_config *tc, char **ks, char **vs, int n)
 	tc->min_insync_replicas = cfg.min_insync_replicas;
 	tc->index_interval_bytes = cfg.index_interval_bytes;
 	tc->segment_index_bytes = cfg.segment_index_bytes;
+	tc->cleanup_policy = cfg.cleanup_policy;
+	tc->min_cleanable_ratio = cfg.cleaner_min_ratio;
+	tc->delete_retention_ms = cfg.cleaner_delete_retention_ms;
+	tc->min_compaction_lag_ms = cfg.cleaner_min_lag_ms;
+	tc->max_compaction_lag_ms = cfg.cleaner_max_lag_ms;
+	tc->flush_messages = cfg.flush_messages;
+	tc->flush_ms = cfg.flush_ms;
 	for (i = 0; i < n; i++) {
 		const struct tkey *k = tkey_find(ks[i]);
 		int64_t v;
+		int bits;
 
-		if (!k || (k->kind != TK_INT && k->kind != TK_LONG))
+		if (!k)
 			continue;
-		if (parse_i64(vs[i], k->min, k->kind == TK_INT ? INT32_MAX : INT64_MAX, &v) < 0)
-			continue;
-		if (k->off == offsetof(struct topic_config, segment_bytes) ||
-		    k->off == offsetof(struct topic_config, segment_ms) ||
-		    k->off == offsetof(struct topic_config, retention_ms) ||
-		    k->off == offsetof(struct topic_config, retention_bytes))
-			*(int64_t *)((char *)tc + k->off) = v;
-		else
-			*(int32_t *)((char *)tc + k->off) = (int32_t)v;
+		switch (k->kind) {
+		case TK_INT:
+		case TK_LONG:
+			if (parse_i64(vs[i], k->min, k->kind == TK_INT ? INT32_MAX : INT64_MAX,
+				      &v) == 0)
+				set_num(tc, k, v);
+			break;
+		case TK_POLICY:
+			if ((bits = parse_policy(vs[i])) > 0)
+				tc->cleanup_policy = bits;
+			break;
+		case TK_RATIO:
+			(void)parse_ratio(vs[i], &tc->min_cleanable_ratio);
+			break;
+		default:
+			break;
+		}
 	}
 }
 
@@ -507,9 +631,12 @@ topic_config_default(const char *key)
 
 	if (!k)
 		return NULL;
+	topic_config_build(&tc, NULL, NULL, 0);
 	switch (k->kind) {
 	case TK_POLICY:
-		return kq_xstrdup("delete");
+		return kq_xstrdup(policy_name(tc.cleanup_policy));
+	case TK_RATIO:
+		return kq_xasprintf("%g", tc.min_cleanable_ratio);
 	case TK_TSTYPE:
 		return kq_xstrdup("CreateTime");
 	case TK_COMPRESSION:
@@ -519,11 +646,7 @@ topic_config_default(const char *key)
 	default:
 		break;
 	}
-	topic_config_build(&tc, NULL, NULL, 0);
-	if (k->off == offsetof(struct topic_config, segment_bytes) ||
-	    k->off == offsetof(struct topic_config, segment_ms) ||
-	    k->off == offsetof(struct topic_config, retention_ms) ||
-	    k->off == offsetof(struct topic_config, retention_bytes))
+	if (k->size == sizeof(int64_t))
 		return kq_xasprintf("%lld", (long long)*(int64_t *)((char *)&tc + k->off));
 	return kq_xasprintf("%d", *(int32_t *)((char *)&tc + k->off));
 }
