@@ -44,11 +44,17 @@ _kq()
 	kq-consume)
 		opts="--brokers --topic --group --partition --offset --exit --count
 			--idle-timeout --format --delimiter --null-data --key-delimiter --null
-			--header-match --unbuffered --timeout --verbose --quiet --help --version"
+			--header-match --unbuffered --no-commit --commit-interval --property
+			--timeout --show-config --verbose --quiet --help --version"
 		case $prev in
 		-t|--topic) mapfile -t COMPREPLY < <(compgen -W "$(_kq_topics_list)" -- "$cur"); return ;;
 		-f|--format) mapfile -t COMPREPLY < <(compgen -W "lines json binary" -- "$cur"); return ;;
-		-o|--offset) mapfile -t COMPREPLY < <(compgen -W "beginning end" -- "$cur"); return ;;
+		-o|--offset) mapfile -t COMPREPLY < <(compgen -W "beginning end stored" -- "$cur"); return ;;
+		-X|--property)
+			mapfile -t COMPREPLY < <(compgen -W "list session.timeout.ms= heartbeat.interval.ms=
+				max.poll.interval.ms= partition.assignment.strategy= group.instance.id=
+				client.id=" -- "$cur")
+			return ;;
 		esac
 		;;
 	kq-topics)

@@ -16,76 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../common/base/base.h"
-#include "../../common/cli/cli.h"
-#include "../../common/cli/format.h"
-#include "../../common/net/client.h"
-#include "../../common/proto/proto.h"
+#include "consume.h"
 
-#define PROG "kq-consume"
-
-#define FETCH_MAX_WAIT_MS 500
-#define FETCH_MAX_BYTES (50 * 1024 * 1024)
-#define PART_MAX_BYTES_MIN (1024 * 1024)
-#define PART_MAX_BYTES_CAP (64 * 1024 * 1024)
-/* Flush early once this much is pending, so memory stays bounded. */
-#define OUT_HIGH_WATER (1024 * 1024)
-#define MAX_DECOMPRESSED (256 * 1024 * 1024)
-
-enum fmt { FMT_LINES, FMT_JSON, FMT_BINARY, FMT_TEMPLATE };
-
-struct hmatch {
-	const char *name, *value;	/* value NULL: header present with a null value */
-	size_t name_len, value_len;
-};
-
-struct opts {
-	const char *brokers;
-	char **topics;
-	int ntopics;
-	int32_t *parts;
-	int nparts;
-	const char *offset_arg;
-	struct kq_offspec spec;
-	bool exit_at_end;
-	int64_t count;			/* -1: all */
-	int64_t idle_timeout_ms;	/* -1: none */
-	int64_t timeout_ms;
-	enum fmt format;
-	struct kq_tmpl *tmpl;
-	struct kq_fmt_opts fo;
-	struct hmatch *match;
-	int nmatch;
-	bool unbuffered;
-	int verbose;
-	bool quiet;
-	const char *brokers_flag;
-};
-
-struct part {
-	int topic;			/* index into opts.topics */
-	int32_t id;
-	int32_t leader;
-	int64_t next;			/* next offset to deliver */
-	int64_t end;			/* stop before this offset; -1: follow */
-	int64_t end_ts;			/* stop at a record this new (END @TIME) */
-	int32_t max_bytes;		/* PartitionMaxBytes, grows for huge batches */
-	bool done;
-};
-
-enum { OUT_OK = 0, OUT_EPIPE = 1, OUT_ERROR = 2 };
-
-struct out {
-	struct kq_buf buf;
-	int fd;
-	bool unbuffered;
-	int state;
-	int err;
-	int64_t last_flush_ms;
-};
-
-static volatile sig_atomic_t got_signal;
-
+volatile sig_atomic_t got_signal;
 
 /* ---- output ---- */
 
@@ -104,7 +37,7 @@ out_init(struct out *o, int fd, bool unbuffered)
  * OUT_ERROR with o->err set.  EINTR is retried: signals are looked at
  * between records, and a half-written record must not be cut.
  */
-static int
+int
 out_flush(struct out *o)
 {
 	size_t off = 0;
@@ -132,6 +65,8 @@ out_flush(struct out *o)
 		off += (size_t)n;
 	}
 	o->buf.len = 0;
+	if (o->flushed)
+		o->flushed(o->arg);
 	return 0;
 }
 
@@ -223,19 +158,6 @@ emit_record(const struct opts *op, struct out *o, const struct kq_fmt_src *src,
 }
 
 /* ---- record batches ---- */
-
-struct run {
-	struct opts *op;
-	struct out out;
-	struct part *parts;
-	int nparts;
-	int64_t written;		/* records written (after --header-match) */
-	int64_t last_record_ms;		/* monotonic, for --idle-timeout */
-	struct kq_batch_iter it;
-	struct kq_fmt_src *srcs;	/* per topic */
-	bool count_reached;
-	struct kq_client *cl;
-};
 
 /*
  * Decode one partition's Records from a Fetch response into the output.
@@ -330,12 +252,16 @@ next:
 
 static const char usage_text[] =
 "Usage: kq-consume [OPTIONS] -t TOPIC[,TOPIC...] [TOPIC...]\n"
+"       kq-consume [OPTIONS] -g GROUP -t TOPIC[,TOPIC...] [TOPIC...]\n"
 "Read records from kq or Kafka topics and write them to standard output.\n"
 "\n"
 "Examples:\n"
 "  kq-consume -t logs -e                        everything in 'logs', then exit\n"
 "  kq-consume -t logs -o @-1h -e | grep -c ' 500 '   the last hour\n"
 "  kq-consume -t logs -o -10 -e -f '%p:%o %s\\n'      last 10 of each partition\n"
+"  kq-consume -g analytics -t logs | grep ERROR  split 'logs' with the other\n"
+"                                               members of group 'analytics', from\n"
+"                                               where the group left off\n"
 "\n"
 "Connection:\n"
 "  -b, --brokers HOST[:PORT][,...]  bootstrap brokers (default: $KQ_BROKERS,\n"
@@ -345,7 +271,7 @@ static const char usage_text[] =
 "\n"
 "What to read:\n"
 "  -t, --topic TOPIC[,TOPIC...]     topic to read; repeatable; operands are topics too\n"
-"  -p, --partition N[,N...]         only these partitions (default: all)\n"
+"  -p, --partition N[,N...]         only these partitions (default: all; not with -g)\n"
 "  -o, --offset SPEC                where to start, and optionally stop: START or\n"
 "                                   START:END (default: beginning).  Each end is\n"
 "                                   beginning|earliest|start  first available offset\n"
@@ -358,10 +284,16 @@ static const char usage_text[] =
 "                                                 Unix ms or s, YYYY-MM-DD, RFC 3339,\n"
 "                                                 -DUR/+DUR from now; UTC by default)\n"
 "                                   s@MS, e@MS    kcat spellings of @MS as START/END\n"
+"                                   stored        the group's committed offset (-g)\n"
 "                                   As END, offsets and times are exclusive, and @+DUR\n"
 "                                   counts from a START time (-o @2024-05-01:@+1h).\n"
-"                                   A START outside the log is clamped, with a warning\n"
-"  -g, --group GROUP                consumer groups are not implemented yet (exit 2)\n"
+"                                   A START outside the log is clamped, with a warning.\n"
+"                                   With -g, START applies only to partitions that\n"
+"                                   have no committed offset\n"
+"\n";
+
+/* After group_usage_text. */
+static const char usage_text_end[] =
 "\n"
 "When to stop (default: follow new records until interrupted):\n"
 "  -e, --exit                       stop when every partition reaches the end offset\n"
@@ -415,6 +347,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_IDLE = 256, OPT_NULL, OPT_HMATCH, OPT_TIMEOUT, OPT_SHOW_CONFIG, OPT_BOOTSTRAP,
+	OPT_NO_COMMIT, OPT_COMMIT_INTERVAL,
 };
 
 static const struct option longopts[] = {
@@ -422,6 +355,9 @@ static const struct option longopts[] = {
 	{ "bootstrap-server", required_argument, NULL, OPT_BOOTSTRAP },
 	{ "topic", required_argument, NULL, 't' },
 	{ "group", required_argument, NULL, 'g' },
+	{ "no-commit", no_argument, NULL, OPT_NO_COMMIT },
+	{ "commit-interval", required_argument, NULL, OPT_COMMIT_INTERVAL },
+	{ "property", required_argument, NULL, 'X' },
 	{ "partition", required_argument, NULL, 'p' },
 	{ "offset", required_argument, NULL, 'o' },
 	{ "exit", no_argument, NULL, 'e' },
@@ -557,7 +493,7 @@ parse_opts(struct opts *op, int argc, char **argv)
 	const char *fmt = NULL, *delim = NULL, *kdelim = NULL, *null_str = NULL;
 	const char *end_only = NULL;
 	const char *brokers_from, *timeout_from = "default";
-	bool show_config = false, null_data = false;
+	bool show_config = false, null_data = false, commit_interval_set = false;
 	char err[256];
 	int c;
 
@@ -565,13 +501,15 @@ parse_opts(struct opts *op, int argc, char **argv)
 	op->count = -1;
 	op->idle_timeout_ms = -1;
 	op->timeout_ms = 2 * 60 * 1000;
+	op->g.commit_interval_ms = 5000;
+	op->g.client_id = PROG;
 	brokers_from = getenv("KQ_BROKERS") && *getenv("KQ_BROKERS") ?
 		"environment (KQ_BROKERS)" : "default";
 
 	/* No '+': options may follow operands (CLI.md section 1).  Our own
 	 * messages, since getopt's would carry argv[0]'s full path. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:t:g:G:p:o:ec:f:JD:0K:uvqhV", longopts,
+	while ((c = getopt_long(argc, argv, ":b:t:g:G:p:o:ec:f:JD:0K:uX:vqhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -584,7 +522,20 @@ parse_opts(struct opts *op, int argc, char **argv)
 			break;
 		case 'g':
 		case 'G':
-			kq_die(KQ_EXIT_USAGE, "consumer groups are not implemented yet");
+			if (!*optarg)
+				kq_usage_error("empty group name");
+			op->g.group = optarg;
+			break;
+		case OPT_NO_COMMIT:
+			op->g.no_commit = true;
+			break;
+		case OPT_COMMIT_INTERVAL:
+			op->g.commit_interval_ms = parse_dur(optarg, "--commit-interval");
+			commit_interval_set = true;
+			break;
+		case 'X':
+			group_property(op, optarg);
+			break;
 		case 'p':
 			add_partitions(op, optarg);
 			break;
@@ -644,6 +595,8 @@ parse_opts(struct opts *op, int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			fputs(group_usage_text, stdout);
+			fputs(usage_text_end, stdout);
 			kq_cli_exit(0);
 		case 'V':
 			kq_cli_version();
@@ -690,6 +643,11 @@ parse_opts(struct opts *op, int argc, char **argv)
 	if (show_config) {
 		printf("brokers = %s\t# %s\n", op->brokers, brokers_from);
 		printf("timeout = %lldms\t# %s\n", (long long)op->timeout_ms, timeout_from);
+		if (op->g.group) {
+			printf("group = %s\n", op->g.group);
+			printf("commit-interval = %lldms\n", (long long)op->g.commit_interval_ms);
+			printf("no-commit = %s\n", op->g.no_commit ? "true" : "false");
+		}
 		kq_cli_exit(0);
 	}
 	if (op->ntopics == 0)
@@ -704,9 +662,11 @@ parse_opts(struct opts *op, int argc, char **argv)
 				     &op->spec.end, err, sizeof(err)) < 0)
 			kq_usage_error("%s", err);
 	}
-	if (op->spec.start.kind == KQ_OFF_STORED)
-		kq_usage_error("offset 'stored' needs a consumer group (-g), which is not "
-			    "implemented yet");
+	if (op->spec.start.kind == KQ_OFF_STORED && !op->g.group)
+		kq_usage_error("offset 'stored' needs a consumer group (-g)");
+	if (!op->g.group && (op->g.no_commit || commit_interval_set))
+		kq_usage_error("--no-commit and --commit-interval need a consumer group (-g)");
+	group_check_opts(op);
 }
 
 /* ---- signals ---- */
@@ -752,7 +712,7 @@ part_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static const char *
+const char *
 topic_name(const struct run *rn, const struct part *pt)
 {
 	return rn->op->topics[pt->topic];
@@ -928,6 +888,8 @@ retry_wait(struct run *rn, struct retry *rt, const char *what, int err)
 
 		usleep((useconds_t)step * 1000);
 		delay -= step;
+		if (rn->member)
+			group_poll(rn, false);
 	}
 }
 
@@ -1105,7 +1067,7 @@ fetch_send(struct run *rn, struct fetch *f, int32_t max_wait_ms, struct kq_arena
 		struct part *pt = &rn->parts[i];
 		struct kq_FetchRequest_FetchPartition *fp;
 
-		if (pt->done || pt->leader != f->leader)
+		if (!active(pt) || pt->leader != f->leader)
 			continue;
 		if (pt->topic != lastt) {
 			tp = &req.Topics[req.Topics_count++];
@@ -1167,7 +1129,7 @@ fetch_handle(struct run *rn, struct fetch *f, const struct kq_FetchResponse *res
 
 			for (i = 0; i < rn->nparts && !pt; i++)
 				if (rn->parts[i].id == pd->PartitionIndex &&
-				    rn->parts[i].leader == f->leader && !rn->parts[i].done &&
+				    rn->parts[i].leader == f->leader && active(&rn->parts[i]) &&
 				    kq_str_eq(rt->Topic, topic_name(rn, &rn->parts[i])))
 					pt = &rn->parts[i];
 			if (!pt)
@@ -1215,7 +1177,7 @@ fetch_handle(struct run *rn, struct fetch *f, const struct kq_FetchResponse *res
  * long poll may take a while): KQ_ERR_AGAIN then.
  */
 static int
-recv_or_signal(struct kq_conn *conn, int64_t timeout_ms, struct kq_resp *resp)
+recv_or_signal(struct run *rn, struct kq_conn *conn, int64_t timeout_ms, struct kq_resp *resp)
 {
 	int64_t deadline = kq_mono_ms() + timeout_ms;
 	int r;
@@ -1233,6 +1195,8 @@ recv_or_signal(struct kq_conn *conn, int64_t timeout_ms, struct kq_resp *resp)
 		if (kq_conn_want_write(conn))
 			pfd.events |= POLLOUT;
 		(void)poll(&pfd, 1, 100);
+		if (rn->member)
+			group_poll(rn, false);
 	}
 }
 
@@ -1248,7 +1212,7 @@ fetch_round(struct run *rn, struct fetch *fs, int32_t max_wait_ms)
 	int i, j, nf = 0, err = 0, e;
 
 	for (i = 0; i < rn->nparts; i++) {
-		if (rn->parts[i].done)
+		if (!active(&rn->parts[i]))
 			continue;
 		for (j = 0; j < nf && fs[j].leader != rn->parts[i].leader; j++)
 			;
@@ -1270,7 +1234,7 @@ fetch_round(struct run *rn, struct fetch *fs, int32_t max_wait_ms)
 			continue;
 		/* Even after an error, drain what was sent: a connection must
 		 * not be left with a response in flight. */
-		e = recv_or_signal(fs[j].conn, max_wait_ms + 30000, &r);
+		e = recv_or_signal(rn, fs[j].conn, max_wait_ms + 30000, &r);
 		if (e == KQ_ERR_AGAIN)
 			break;		/* a signal: shutting down */
 		if (!e)
@@ -1286,18 +1250,92 @@ fetch_round(struct run *rn, struct fetch *fs, int32_t max_wait_ms)
 	return err;
 }
 
+/* A partition to read: ours (always, without -g) and not at its end. */
+bool
+active(const struct part *pt)
+{
+	return pt->assigned && !pt->done;
+}
+
 static bool
 all_done(const struct run *rn)
 {
 	int i;
 
 	for (i = 0; i < rn->nparts; i++)
-		if (!rn->parts[i].done)
+		if (active(&rn->parts[i]))
 			return false;
 	return true;
 }
 
-static int
+/*
+ * With -g, an empty assignment is not the end: the next rebalance may
+ * bring partitions.  It is when something tells where to stop (-e, an END
+ * in -o) or when there were partitions and all of them reached their end.
+ */
+static bool
+finished(const struct run *rn)
+{
+	const struct opts *op = rn->op;
+	int i;
+
+	if (!all_done(rn))
+		return false;
+	if (!rn->member || op->exit_at_end || op->spec.end.kind != KQ_OFF_NONE)
+		return true;
+	for (i = 0; i < rn->nparts; i++)
+		if (rn->parts[i].assigned)
+			return true;
+	return false;
+}
+
+void
+consume_loop(struct run *rn)
+{
+	struct opts *op = rn->op;
+	struct retry rt = { 0 };
+	struct fetch *fs = kq_xcalloc((size_t)rn->nparts, sizeof(*fs));
+	int err;
+
+	while (!got_signal && !rn->count_reached && !rn->out.state && !rn->idle_expired) {
+		int64_t before = rn->written, wait = FETCH_MAX_WAIT_MS;
+
+		if (rn->member && group_rejoin_due(rn))
+			break;
+		if (finished(rn)) {
+			rn->finished = true;
+			break;
+		}
+		if (op->idle_timeout_ms >= 0)
+			wait = KQ_MIN(wait, KQ_MAX(op->idle_timeout_ms -
+						   (kq_mono_ms() - rn->last_record_ms), 1));
+		if (all_done(rn)) {
+			/* A group member with nothing to read waits for a rebalance. */
+			usleep((useconds_t)KQ_MIN(wait, 100) * 1000);
+		} else if ((err = fetch_round(rn, fs, (int32_t)wait)) != 0 && !got_signal &&
+			   !rn->out.state && !rn->count_reached) {
+			retry_wait(rn, &rt, leader_error(err) ? "lost a partition leader" :
+				   "fetch failed", err);
+			refresh_leaders(rn, &rt);
+			continue;
+		} else {
+			retry_ok(&rt);
+		}
+		if (rn->written != before)
+			rn->last_record_ms = kq_mono_ms();
+		else if (out_reader_gone(&rn->out))
+			break;
+		if (op->idle_timeout_ms >= 0 &&
+		    kq_mono_ms() - rn->last_record_ms >= op->idle_timeout_ms)
+			rn->idle_expired = true;
+		out_tick(&rn->out);
+		if (rn->member)
+			group_poll(rn, true);
+	}
+	free(fs);
+}
+
+int
 finish(struct run *rn)
 {
 	int st = out_flush(&rn->out);
@@ -1318,7 +1356,6 @@ run(struct opts *op)
 {
 	struct run rn;
 	struct retry rt = { 0 };
-	struct fetch *fs;
 	char err_text[256];
 	int err, t;
 
@@ -1330,7 +1367,7 @@ run(struct opts *op)
 		rn.srcs[t].topic = op->topics[t];
 		rn.srcs[t].topic_len = strlen(op->topics[t]);
 	}
-	if (!(rn.cl = kq_client_new(op->brokers, PROG, op->timeout_ms, err_text,
+	if (!(rn.cl = kq_client_new(op->brokers, op->g.client_id, op->timeout_ms, err_text,
 				    sizeof(err_text))))
 		kq_usage_error("%s", err_text);
 	kq_client_set_warn(rn.cl, kq_cli_client_warn, NULL);
@@ -1348,32 +1385,12 @@ run(struct opts *op)
 	resolve_offsets(&rn);
 	if (op->count == 0)
 		return finish(&rn);
-	fs = kq_xcalloc((size_t)rn.nparts, sizeof(*fs));
 	rn.last_record_ms = kq_mono_ms();
-	while (!all_done(&rn) && !got_signal && !rn.count_reached && !rn.out.state) {
-		int64_t before = rn.written, wait = FETCH_MAX_WAIT_MS;
-
-		if (op->idle_timeout_ms >= 0)
-			wait = KQ_MIN(wait, KQ_MAX(op->idle_timeout_ms -
-						   (kq_mono_ms() - rn.last_record_ms), 1));
-		err = fetch_round(&rn, fs, (int32_t)wait);
-		if (err && !got_signal && !rn.out.state && !rn.count_reached) {
-			retry_wait(&rn, &rt, leader_error(err) ? "lost a partition leader" :
-				   "fetch failed", err);
-			refresh_leaders(&rn, &rt);
-			continue;
-		}
-		retry_ok(&rt);
-		if (rn.written != before)
-			rn.last_record_ms = kq_mono_ms();
-		else if (out_reader_gone(&rn.out))
-			break;
-		if (op->idle_timeout_ms >= 0 &&
-		    kq_mono_ms() - rn.last_record_ms >= op->idle_timeout_ms)
-			break;
-		out_tick(&rn.out);
-	}
-	free(fs);
+	if (op->g.group)
+		return group_run(&rn);
+	for (t = 0; t < rn.nparts; t++)
+		rn.parts[t].assigned = true;
+	consume_loop(&rn);
 	return finish(&rn);
 }
 
