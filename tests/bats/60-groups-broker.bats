@@ -220,3 +220,32 @@ assert m["assignment"] == {"g-desc": [0, 1]}, m
 	assert_status 0
 	[ "$output" = "0 100" ] || fail "g-resume-grp after restart: $output"
 }
+
+@test "DeleteGroups removes a group and its offsets, also across a restart" {
+	need_clients
+	# The previous test restarted the broker in its own subshell: restart to learn the port.
+	stop_broker
+	start_broker "${BROKER_ARGS[@]}"
+	run --separate-stderr gkp committed "$KQ_BROKERS" g-resume-grp g-resume 1
+	assert_status 0
+	[ "$output" = "0 100" ] || fail "before: $output"
+	run --separate-stderr gkp delete "$KQ_BROKERS" g-resume-grp
+	assert_status 0
+	[ "$output" = "g-resume-grp NoError" ] || fail "delete: $output"
+	run --separate-stderr gkp committed "$KQ_BROKERS" g-resume-grp g-resume 1
+	assert_status 0
+	[ "$output" = "0 -1" ] || fail "after delete: $output"
+	stop_broker
+	start_broker "${BROKER_ARGS[@]}"
+	run --separate-stderr gkp committed "$KQ_BROKERS" g-resume-grp g-resume 1
+	assert_status 0
+	[ "$output" = "0 -1" ] || fail "after restart: $output"
+	run --separate-stderr gkp describe "$KQ_BROKERS" g-crash-grp
+	assert_status 0
+	[[ "$output" != *'"g-resume-grp"'* ]] || fail "still listed: $output"
+	[[ "$output" == *'["g-crash-grp", "consumer"]'* ]] || fail "$output"
+	[[ "$output" == *'"state": "Empty"'* ]] || fail "$output"
+	run --separate-stderr gkp committed "$KQ_BROKERS" g-crash-grp g-crash 3
+	assert_status 0
+	[ "$output" = "$(printf '0 10\n1 10\n2 10')" ] || fail "g-crash-grp: $output"
+}

@@ -13,6 +13,8 @@ group_kp.py hold BROKERS GROUP TOPIC READYFILE
     READYFILE once they are known.
 group_kp.py describe BROKERS GROUP
     Print ListGroups and DescribeGroups (KafkaAdminClient) as JSON.
+group_kp.py delete BROKERS GROUP
+    DeleteGroups; print "GROUP ERRORNAME".
 """
 import json
 import os
@@ -94,6 +96,13 @@ def describe(brokers, group):
     a.close()
 
 
+def delete(brokers, group):
+    a = KafkaAdminClient(bootstrap_servers=brokers, client_id="kq-test-admin")
+    for g, err in a.delete_consumer_groups([group]):
+        print(g, err.__name__)
+    a.close()
+
+
 def main():
     mode, brokers = sys.argv[1], sys.argv[2]
     if mode == "consume":
@@ -104,6 +113,8 @@ def main():
         hold(brokers, sys.argv[3], sys.argv[4], sys.argv[5])
     elif mode == "describe":
         describe(brokers, sys.argv[3])
+    elif mode == "delete":
+        delete(brokers, sys.argv[3])
     else:
         sys.exit("unknown mode " + mode)
 
