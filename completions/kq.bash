@@ -31,7 +31,8 @@ _kq()
 			--key-delimiter --key --header --empty-is-null --skip-empty
 			--max-record-bytes --on-error --rejects --acks --compression --linger
 			--buffer --count --tee --print-offsets --create --no-idempotence
-			--timeout --property --show-config --verbose --quiet --help --version"
+			--timeout --property --show-config --config --profile --verbose --quiet
+			--help --version"
 		case $prev in
 		-t|--topic) mapfile -t COMPREPLY < <(compgen -W "$(_kq_topics_list)" -- "$cur"); return ;;
 		-f|--format) mapfile -t COMPREPLY < <(compgen -W "lines json binary raw" -- "$cur"); return ;;
@@ -62,7 +63,8 @@ _kq()
 		opts="--brokers --partitions --replication-factor --config --delete-config
 			--if-not-exists --if-exists --yes --internal --configs --under-replicated
 			--unavailable --under-min-isr --at-min-isr --overrides --json
-			--no-headers --timeout --verbose --quiet --help --version"
+			--no-headers --config-file --profile --timeout --verbose --quiet --help
+			--version"
 		local i sub=""
 		for ((i = 1; i < cword; i++)); do
 			case ${words[i]} in list|describe|create|alter|delete) sub=${words[i]}; break ;; esac

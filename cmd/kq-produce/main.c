@@ -81,6 +81,10 @@ static const char usage_text[] =
 "                                   acknowledged, in input order\n"
 "\n"
 "General:\n"
+"      --config FILE                client config file (default: $KQ_CONFIG, else\n"
+"                                   ~/.config/kq/config, else /etc/kq/config);\n"
+"                                   keys are long option names; -F is an alias\n"
+"      --profile NAME               use the [profile NAME] section of the file\n"
 "  -v, --verbose                    more diagnostics, and a summary at the end\n"
 "  -q, --quiet                      errors only\n"
 "      --show-config                print the effective settings and exit\n"
@@ -95,7 +99,7 @@ static const char usage_text[] =
 enum {
 	OPT_SKIP_EMPTY = 256, OPT_MAX_RECORD, OPT_ON_ERROR, OPT_REJECTS, OPT_LINGER,
 	OPT_BUFFER, OPT_NO_IDEMP, OPT_PRINT_OFFSETS, OPT_CREATE, OPT_TIMEOUT,
-	OPT_SHOW_CONFIG, OPT_BOOTSTRAP,
+	OPT_SHOW_CONFIG, OPT_BOOTSTRAP, OPT_CONFIG, OPT_PROFILE,
 };
 
 static const struct option longopts[] = {
@@ -128,6 +132,8 @@ static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -298,8 +304,9 @@ opts_parse(int argc, char **argv)
 	opt.client_id = "kq-produce";
 	kq_buf_addc(&opt.delim, '\n');
 
+	argv = kq_cli_config_argv(&argc, argv, longopts, NULL);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:t:p:f:D:0K:k:H:Za:z:c:TX:vqhV", longopts,
+	while ((c = getopt_long(argc, argv, ":b:t:p:f:D:0K:k:H:Za:z:c:TX:F:vqhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -404,6 +411,10 @@ opts_parse(int argc, char **argv)
 		case OPT_SHOW_CONFIG:
 			show_config = true;
 			break;
+		case OPT_CONFIG:
+		case OPT_PROFILE:
+		case 'F':
+			break;	/* read by kq_cli_config_argv */
 		case 'h':
 			fputs(usage_text, stdout);
 			kq_cli_exit(0);

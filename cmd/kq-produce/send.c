@@ -443,6 +443,8 @@ give_up(struct sender *s, const char *why)
 	}
 	slots_print(s);
 	rejects_close();
+	if (lost == 0)
+		kq_die(KQ_EXIT_UNAVAILABLE, "%s; gave up after --timeout", why);
 	kq_die(KQ_EXIT_UNAVAILABLE, "%s; gave up after --timeout, %llu record%s not delivered",
 	       why, (unsigned long long)lost, lost == 1 ? "" : "s");
 }

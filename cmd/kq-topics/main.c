@@ -75,6 +75,10 @@ static const char help_text[] =
 "                        0 = retry forever)\n"
 "      --json            one JSON object per line instead of a table\n"
 "      --no-headers      omit the header row of tables\n"
+"      --config-file FILE\n"
+"                        client config file (default: $KQ_CONFIG, else\n"
+"                        ~/.config/kq/config, else /etc/kq/config); -F is an alias\n"
+"      --profile NAME    use the [profile NAME] section of the config file\n"
 "  -v, --verbose         more diagnostics on stderr\n"
 "  -q, --quiet           errors only\n"
 "  -h, --help            show this help\n"
@@ -94,7 +98,7 @@ static const char *const cmd_names[] = { "list", "describe", "create", "alter", 
 enum {
 	OPT_INTERNAL = 256, OPT_CONFIGS, OPT_OVERRIDES, OPT_UNDER_REP, OPT_UNAVAIL,
 	OPT_UNDER_MIN, OPT_AT_MIN, OPT_DELETE_CONFIG, OPT_IF_NOT_EXISTS, OPT_IF_EXISTS,
-	OPT_TIMEOUT, OPT_JSON, OPT_NO_HEADERS,
+	OPT_TIMEOUT, OPT_JSON, OPT_NO_HEADERS, OPT_CONFIG_FILE, OPT_PROFILE,
 };
 
 static const struct option long_opts[] = {
@@ -121,6 +125,8 @@ static const struct option long_opts[] = {
 	{ "if-not-exists", no_argument, NULL, OPT_IF_NOT_EXISTS },
 	{ "if-exists", no_argument, NULL, OPT_IF_EXISTS },
 	{ "yes", no_argument, NULL, 'y' },
+	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -192,8 +198,10 @@ parse_opts(int argc, char **argv, struct opts *op)
 	opterr = 0;
 #define SEEN(nm, m) do { if (nseen < (int)KQ_ARRAY_LEN(seen)) \
 	seen[nseen++] = (struct seen){ (nm), (m) }; } while (0)
-	while ((c = getopt_long(argc, argv, ":b:vqhVlp:r:c:y", long_opts, NULL)) != -1) {
+	argv = kq_cli_config_argv(&argc, argv, long_opts, "config-file");
+	while ((c = getopt_long(argc, argv, ":b:vqhVlp:r:c:yF:", long_opts, NULL)) != -1) {
 		switch (c) {
+		case OPT_CONFIG_FILE: case OPT_PROFILE: case 'F': break;	/* config.c */
 		case 'b': op->brokers = optarg; break;
 		case OPT_TIMEOUT: timeout_arg = optarg; break;
 		case OPT_JSON: op->json = true; break;

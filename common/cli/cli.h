@@ -135,6 +135,25 @@ void kq_cli_fmt_time(int64_t ms, char *buf, size_t len);
 const char *kq_cli_brokers(const char *flag);
 
 /*
+ * The client config file (CLI.md section 1): --config FILE (or -F FILE),
+ * else $KQ_CONFIG, else ${XDG_CONFIG_HOME:-$HOME/.config}/kq/config, else
+ * /etc/kq/config; a missing default file is fine.  Keys are long option
+ * names ("brokers = k1:9092"; a flag takes true/false); `[profile NAME]`
+ * sections apply with --profile NAME or $KQ_PROFILE.  Returns a new argv
+ * with the file's settings as `--key=value` options before the command
+ * line's (so the command line wins; KQ_BROKERS beats the file's brokers),
+ * or argv itself when there is no file; *argc is updated.  Keys the tool
+ * does not know are ignored (the file is shared by all kq tools).  A bad
+ * line exits 2 with "FILE:LINE: ...".  The tool's option table must accept
+ * --FILE_OPT, --profile (and -F) and ignore them; file_opt is the long name
+ * of the file option, NULL for "config" (kq-topics, whose --config is a
+ * topic setting, uses "config-file").
+ */
+struct option;
+char **kq_cli_config_argv(int *argc, char **argv, const struct option *longopts,
+			  const char *file_opt);
+
+/*
  * Callback for kq_client_set_warn (common/net/client.h) that reports
  * through kq_warn; arg is unused.
  */

@@ -154,3 +154,37 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 	wait "$pid" || st=$?
 	[ "$st" -eq 143 ] || fail "exit status $st: $(cat "$BATS_TEST_TMPDIR/err")"
 }
+
+@test "config file: brokers and settings from a profile; command line and KQ_BROKERS win; bad lines exit 2" {
+	create_topic cfgt -p 1
+	cfg=$BATS_TEST_TMPDIR/config
+	printf '# kq client config\nbrokers = 127.0.0.1:1\ntimeout = 1s\n[profile here]\nbrokers = %s  # the test broker\n' \
+		"$KQ_BROKERS" > "$cfg"
+	# Top level only: the unreachable broker of the file is used (KQ_BROKERS unset).
+	run --separate-stderr env -u KQ_BROKERS KQ_CONFIG="$cfg" timeout 30 kq-produce -t cfgt <<< "x"
+	assert_status 6
+	# The profile's brokers override the top level.
+	run --separate-stderr env -u KQ_BROKERS KQ_CONFIG="$cfg" KQ_PROFILE=here kq-produce -t cfgt <<< "a"
+	assert_status 0
+	run --separate-stderr env -u KQ_BROKERS kq-produce --config "$cfg" --profile here -t cfgt <<< "b"
+	assert_status 0
+	run --separate-stderr env -u KQ_BROKERS kq-topics -F "$cfg" --profile here list
+	assert_status 0
+	[[ "$output" == *cfgt* ]]
+	# KQ_BROKERS beats the file; -b beats both.
+	run --separate-stderr env KQ_CONFIG="$cfg" kq-produce -t cfgt <<< "c"
+	assert_status 0
+	run --separate-stderr env KQ_BROKERS=127.0.0.1:1 KQ_CONFIG="$cfg" kq-produce -b "$KQ_BROKERS" -t cfgt <<< "d"
+	assert_status 0
+	run --separate-stderr kqc -t cfgt -e
+	[ "$output" = "$(printf 'a\nb\nc\nd')" ] || fail "got: $output"
+	# Bad lines, a missing profile and a missing file are usage errors.
+	printf 'brokers\n' > "$BATS_TEST_TMPDIR/bad"
+	run --separate-stderr kq-produce --config "$BATS_TEST_TMPDIR/bad" -t cfgt < /dev/null
+	assert_status 2
+	[[ "$stderr" == *"bad:1: 'brokers' needs a value"* ]] || fail "stderr: $stderr"
+	run --separate-stderr kq-produce --config "$cfg" --profile nope -t cfgt < /dev/null
+	assert_status 2
+	run --separate-stderr kq-produce --config "$BATS_TEST_TMPDIR/none" -t cfgt < /dev/null
+	assert_status 2
+}
