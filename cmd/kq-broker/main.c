@@ -364,6 +364,7 @@ shutdown_broker(void)
 	sigaction(SIGINT, &sa, NULL);
 	kq_log_info("shutting down");
 	server_stop_accepting();
+	cleaner_stop();
 	flush_stop();
 	flush_all_sync();
 	server_close_all();
@@ -456,6 +457,8 @@ run(void)
 		kq_fatalx("cannot start the flusher thread");
 	if (group_start(B.base) < 0)
 		kq_fatalx("cannot start the group coordinator");
+	if (cleaner_start(B.base) < 0)
+		kq_fatalx("cannot start the log cleaner");
 	if (server_listen(B.base, cfg.listen_host, cfg.listen_port, &port, errbuf,
 			  sizeof(errbuf)) < 0) {
 		kq_log_warnx("%s", errbuf);
