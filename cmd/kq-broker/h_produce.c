@@ -112,6 +112,9 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 	if (rq->version < 7 &&
 	    (kq_be16(rec.p + KQ_BATCH_OFF_ATTRIBUTES) & KQ_ATTR_CODEC_MASK) == KQ_CODEC_ZSTD)
 		return KQ_E_UNSUPPORTED_COMPRESSION_TYPE;
+	/* Kafka's rule; clients before v8 do not know INVALID_RECORD. */
+	if ((t->tc.cleanup_policy & POLICY_COMPACT) && !cleaner_all_keyed(rec.p, (size_t)rec.len))
+		return rq->version >= 8 ? KQ_E_INVALID_RECORD : KQ_E_CORRUPT_MESSAGE;
 	/* The frame is the connection's writable input buffer (evbuffer_pullup). */
 	rc = partition_append(p, (unsigned char *)rec.p, (size_t)rec.len, base);
 	return (int16_t)rc;
