@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1717,7 +1718,7 @@ seg_newest_ts(const struct seg *s)
 
 int
 kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_bytes,
-	      int64_t now_ms, int max_segments, int *deleted)
+	      int64_t now_ms, int64_t max_start, int max_segments, int *deleted)
 {
 	int64_t total = kq_log_size(log), ts;
 	size_t k = 0;
@@ -1731,7 +1732,7 @@ kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_bytes,
 		ts = retention_ms >= 0 ? seg_newest_ts(s) : -1;
 		expired = ts >= 0 && now_ms - ts > retention_ms;
 		over = retention_bytes >= 0 && total - s->size >= retention_bytes;
-		if (!expired && !over)
+		if ((!expired && !over) || log->segs[k + 1]->base > max_start)
 			break;
 		total -= s->size;
 		k++;
@@ -1778,6 +1779,7 @@ struct kq_clean_task {
 	struct kq_clean_stats st;
 	bool kept_tombstones;
 	bool gappy;			/* the log's marker exists */
+	atomic_bool cancel;
 	int err;
 };
 
@@ -1832,6 +1834,7 @@ kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t
 			tomb_below = log->tp[i].end;
 
 	t = kq_xcalloc(1, sizeof(*t));
+	atomic_init(&t->cancel, false);
 	t->dir = kq_xstrdup(log->dir);
 	t->gen = log->gen;
 	t->gappy = log->gappy;
@@ -1859,6 +1862,12 @@ kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t
 	log->cleaning = true;
 	*out = t;
 	return 0;
+}
+
+void
+kq_clean_task_cancel(struct kq_clean_task *t)
+{
+	atomic_store(&t->cancel, true);
 }
 
 void
@@ -1965,6 +1974,10 @@ map_input(struct kq_clean_task *t, const struct clean_in *in, unsigned char *win
 	int rc;
 
 	while ((rc = breader_next(&rd, &p, &h)) == 1) {
+		if (atomic_load(&t->cancel)) {
+			rc = KQ_ERR_AGAIN;
+			break;
+		}
 		if (kq_log_each_record(p, (size_t)h.size, t->cc.max_batch_bytes, map_record, t) < 0)
 			t->st.batches_undecodable++;
 		if (t->err) {
@@ -2041,6 +2054,10 @@ clean_input(struct kq_clean_task *t, const struct clean_in *in, struct seg *s,
 	int rc, f;
 
 	while ((rc = breader_next(&rd, &p, &h)) == 1) {
+		if (atomic_load(&t->cancel)) {
+			rc = KQ_ERR_AGAIN;
+			break;
+		}
 		at = t->wbuf.len;
 		f = kq_log_filter_batch(p, (size_t)h.size, t->cc.max_batch_bytes, keep_record, t,
 					&t->wbuf);

@@ -132,8 +132,9 @@ int kq_log_truncate(struct kq_log *log, int64_t offset);
  * more than retention_ms before now_ms, or while the log without it still
  * holds at least retention_bytes (-1 disables either rule).  At most
  * max_segments go per call, so one call has a bounded cost.  The active
- * segment never goes.  Advances the log start to the first kept segment;
- * *deleted = segments removed.
+ * segment never goes, nor does the start pass max_start (the high
+ * watermark: consumers must not find the start above it).  Advances the
+ * log start to the first kept segment; *deleted = segments removed.
  *
  * Deleting a segment unlinks its files and closes the log's descriptor.
  * A slice handed out earlier stays readable only through a dup of its fd
@@ -141,7 +142,7 @@ int kq_log_truncate(struct kq_log *log, int64_t offset);
  * the unlinked file alive); slices must not be kept across loop iterations.
  */
 int kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_bytes,
-		  int64_t now_ms, int max_segments, int *deleted);
+		  int64_t now_ms, int64_t max_start, int max_segments, int *deleted);
 
 /*
  * Compaction (cleanup.policy=compact).  The cleaner keeps, in the closed
@@ -213,6 +214,8 @@ void kq_clean_task_run(struct kq_clean_task *t);
 /* Swap in (or discard) and free t.  0, the task's error, or KQ_ERR_AGAIN if stale. */
 int kq_log_clean_done(struct kq_log *log, struct kq_clean_task *t,
 		      struct kq_clean_stats *st);
+/* Any thread: make a running kq_clean_task_run stop soon (its error: KQ_ERR_AGAIN). */
+void kq_clean_task_cancel(struct kq_clean_task *t);
 /* Free a task whose log is gone; its *.cleaned files are removed. */
 void kq_clean_task_free(struct kq_clean_task *t);
 /* All three steps in this thread (tests, tools).  KQ_ERR_AGAIN if nothing to do. */

@@ -316,17 +316,17 @@ test_retention_time(void)
 	T_OK(count_files(kq_log_dir(log), ".log") > 6, "rolled");
 
 	/* Nothing is old enough. */
-	T_EQ(kq_log_retain(log, 200000, -1, 101000, 1000, &deleted), 0);
+	T_EQ(kq_log_retain(log, 200000, -1, 101000, INT64_MAX, 1000, &deleted), 0);
 	T_EQ(deleted, 0);
 	T_EQ(kq_log_start(log), 0);
 	/* retention.ms -1 keeps everything. */
-	T_EQ(kq_log_retain(log, -1, -1, INT64_MAX / 2, 1000, &deleted), 0);
+	T_EQ(kq_log_retain(log, -1, -1, INT64_MAX / 2, INT64_MAX, 1000, &deleted), 0);
 	T_EQ(deleted, 0);
 	/* The old segments go, bounded by max_segments per call. */
-	T_EQ(kq_log_retain(log, 50000, -1, 101000, 1, &deleted), 0);
+	T_EQ(kq_log_retain(log, 50000, -1, 101000, INT64_MAX, 1, &deleted), 0);
 	T_EQ(deleted, 1);
 	do
-		T_EQ(kq_log_retain(log, 50000, -1, 101000, 1000, &deleted), 0);
+		T_EQ(kq_log_retain(log, 50000, -1, 101000, INT64_MAX, 1000, &deleted), 0);
 	while (deleted > 0);
 	T_OK(kq_log_start(log) > 0 && kq_log_start(log) <= start, "start %lld <= %lld",
 	     (long long)kq_log_start(log), (long long)start);
@@ -337,11 +337,11 @@ test_retention_time(void)
 	T_EQ(kq_log_read(log, kq_log_start(log), kq_log_end(log), 1000, true, sl, 4, &n), 0);
 	T_EQ(n, 1);
 	/* Everything is old: all but the active segment go. */
-	T_EQ(kq_log_retain(log, 1, -1, INT64_MAX / 2, 1000, &deleted), 0);
+	T_EQ(kq_log_retain(log, 1, -1, INT64_MAX / 2, INT64_MAX, 1000, &deleted), 0);
 	T_EQ(count_files(kq_log_dir(log), ".log"), 1);
 	T_OK(kq_log_end(log) == want.r[want.n - 1].offset + 1, "LEO kept");
 	T_OK(kq_log_start(log) < kq_log_end(log), "active segment kept");
-	T_EQ(kq_log_retain(log, 1, -1, INT64_MAX / 2, 1000, &deleted), 0);
+	T_EQ(kq_log_retain(log, 1, -1, INT64_MAX / 2, INT64_MAX, 1000, &deleted), 0);
 	T_EQ(deleted, 0);
 	/* The start survives a reopen (it is the first segment's base). */
 	start = kq_log_start(log);
@@ -371,7 +371,7 @@ test_retention_size(void)
 	T_EQ(kq_log_read(log, 0, kq_log_end(log), 100, true, sl, 4, &n), 0);
 	T_EQ(n, 1);
 	fd = dup(sl[0].fd);
-	T_EQ(kq_log_retain(log, -1, 5000, kq_now_ms(), 1000, &deleted), 0);
+	T_EQ(kq_log_retain(log, -1, 5000, kq_now_ms(), INT64_MAX, 1000, &deleted), 0);
 	T_OK(deleted > 0, "deleted %d", deleted);
 	T_OK(kq_log_size(log) >= 5000 && kq_log_size(log) < 5000 + 1024,
 	     "size %lld", (long long)kq_log_size(log));
@@ -381,10 +381,10 @@ test_retention_size(void)
 	T_EQ((int64_t)kq_be64(h), 0);
 	close(fd);
 	/* Already within the limit: nothing more. */
-	T_EQ(kq_log_retain(log, -1, 5000, kq_now_ms(), 1000, &deleted), 0);
+	T_EQ(kq_log_retain(log, -1, 5000, kq_now_ms(), INT64_MAX, 1000, &deleted), 0);
 	T_EQ(deleted, 0);
 	/* Even a tiny limit keeps the active segment. */
-	T_EQ(kq_log_retain(log, -1, 0, kq_now_ms(), 1000, &deleted), 0);
+	T_EQ(kq_log_retain(log, -1, 0, kq_now_ms(), INT64_MAX, 1000, &deleted), 0);
 	T_EQ(count_files(kq_log_dir(log), ".log"), 1);
 	T_EQ(read_all(log, &got, NULL) >= 0, 1);
 	kq_log_close(log);
@@ -632,7 +632,7 @@ test_stale_task(void)
 	T_EQ(kq_log_clean_begin(log, &cc, kq_now_ms(), true, &t2), KQ_ERR_AGAIN);
 	kq_clean_task_run(t);
 	T_OK(count_files(kq_log_dir(log), ".log.cleaned") > 0, "cleaned files");
-	T_EQ(kq_log_retain(log, -1, 0, kq_now_ms(), 1, &deleted), 0);
+	T_EQ(kq_log_retain(log, -1, 0, kq_now_ms(), INT64_MAX, 1, &deleted), 0);
 	T_EQ(deleted, 1);
 	T_EQ(kq_log_clean_done(log, t, NULL), KQ_ERR_AGAIN);
 	T_EQ(count_files(kq_log_dir(log), ".cleaned"), 0);

@@ -1,0 +1,268 @@
+/*
+ * cleaner.c - retention and log compaction.
+ *
+ * A timer (log.retention.check.interval.ms) runs retention on the loop: it
+ * only unlinks whole closed segments, a bounded number per partition and
+ * tick.  Compaction is split as common/log/log.h describes: the loop picks
+ * one partition whose dirty ratio is high enough (kq_log_clean_begin), a
+ * single worker thread reads and rewrites (kq_clean_task_run), and the
+ * loop swaps the result in (kq_log_clean_done), which is a few renames.
+ * One pass is out at a time; when it returns, the next is looked for at
+ * once, so a backlog drains without waiting for the timer.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+
+#define RETAIN_MAX_SEGS 64		/* per partition and tick */
+#define KEYCHECK_MAX (64 << 20)		/* decompressed bytes checked per batch */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_t thread;
+static bool started;
+
+/* Shared with the worker, under mu. */
+static struct kq_clean_task *job;
+static bool job_ready, job_done, quit;
+
+/* Loop-owned. */
+static bool busy;
+static char *job_topic, *job_dir;
+static int32_t job_part;
+static int cursor;			/* round robin over partitions */
+static struct event *timer, *done_ev;
+
+static void *
+worker_main(void *arg)
+{
+	struct kq_clean_task *t;
+
+	pthread_mutex_lock(&mu);
+	for (;;) {
+		while (!job_ready && !quit)
+			pthread_cond_wait(&cv, &mu);
+		if (quit)
+			break;
+		t = job;
+		job_ready = false;
+		pthread_mutex_unlock(&mu);
+		kq_clean_task_run(t);
+		pthread_mutex_lock(&mu);
+		job_done = true;
+		event_active(done_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+static void
+clean_config(struct kq_clean_config *cc, const struct topic_config *tc)
+{
+	kq_clean_config_default(cc);
+	cc->delete_retention_ms = tc->delete_retention_ms;
+	cc->min_compaction_lag_ms = tc->min_compaction_lag_ms;
+	cc->min_cleanable_ratio = tc->min_cleanable_ratio;
+}
+
+/* Start a pass on the next partition that needs one; false if none does. */
+static bool
+schedule(int64_t now)
+{
+	struct kq_clean_config cc;
+	struct kq_clean_task *t;
+	int i, j, n = 0, nt = topics_count(), k = 0;
+
+	if (busy || B.stopping || !cfg.cleaner_enable)
+		return false;
+	for (i = 0; i < nt; i++)
+		n += topic_at(i)->nparts;
+	if (n == 0)
+		return false;
+	cursor %= n;
+	/* Visit every partition once, starting after the last one cleaned. */
+	for (k = 0; k < n; k++) {
+		int want = (cursor + k) % n, at = 0;
+		struct partition *p = NULL;
+		struct topic *tp = NULL;
+
+		for (i = 0; i < nt && !p; i++) {
+			tp = topic_at(i);
+			for (j = 0; j < tp->nparts; j++, at++)
+				if (at == want) {
+					p = tp->parts[j];
+					break;
+				}
+		}
+		if (!p || !p->log || !(tp->tc.cleanup_policy & POLICY_COMPACT))
+			continue;
+		clean_config(&cc, &tp->tc);
+		if (kq_log_clean_begin(p->log, &cc, now, false, &t) < 0)
+			continue;
+		cursor = want + 1;
+		busy = true;
+		job_topic = kq_xstrdup(tp->name);
+		job_dir = kq_xstrdup(kq_log_dir(p->log));
+		job_part = p->id;
+		pthread_mutex_lock(&mu);
+		job = t;
+		job_ready = true;
+		pthread_cond_signal(&cv);
+		pthread_mutex_unlock(&mu);
+		return true;
+	}
+	return false;
+}
+
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct kq_clean_stats st;
+	struct kq_clean_task *t;
+	struct partition *p = NULL;
+	struct topic *tp;
+	int rc;
+
+	pthread_mutex_lock(&mu);
+	t = job_done ? job : NULL;
+	if (t) {
+		job = NULL;
+		job_done = false;
+	}
+	pthread_mutex_unlock(&mu);
+	if (!t)
+		return;
+	tp = topic_find(job_topic, strlen(job_topic));
+	if (tp && job_part < tp->nparts)
+		p = tp->parts[job_part];
+	if (p && p->log) {
+		rc = kq_log_clean_done(p->log, t, &st);
+		if (rc == 0)
+			kq_log_info("compacted %s-%d below offset %lld: %lld segments to %lld, "
+				    "%lld of %lld records kept, %lld to %lld bytes",
+				    job_topic, (int)job_part, (long long)st.end,
+				    (long long)st.segments_in, (long long)st.segments_out,
+				    (long long)st.records_kept, (long long)st.records_in,
+				    (long long)st.bytes_in, (long long)st.bytes_out);
+		else if (rc != KQ_ERR_AGAIN)
+			kq_log_warnx("compaction of %s-%d failed: %s", job_topic, (int)job_part,
+				     kq_err_str(rc));
+	} else {
+		/* The topic went away meanwhile: drop the work and what it wrote. */
+		kq_clean_task_free(t);
+		(void)rmdir(job_dir);
+	}
+	free(job_topic);
+	free(job_dir);
+	job_topic = job_dir = NULL;
+	busy = false;
+	(void)schedule(kq_now_ms());
+}
+
+static void
+retain(int64_t now)
+{
+	int i, n = topics_count(), deleted;
+	int32_t j;
+
+	for (i = 0; i < n; i++) {
+		struct topic *t = topic_at(i);
+
+		if (!(t->tc.cleanup_policy & POLICY_DELETE))
+			continue;
+		for (j = 0; j < t->nparts; j++) {
+			struct partition *p = t->parts[j];
+
+			if (!p->log || (t->tc.retention_ms < 0 && t->tc.retention_bytes < 0))
+				continue;
+			if (kq_log_retain(p->log, t->tc.retention_ms, t->tc.retention_bytes, now,
+					  p->hw, RETAIN_MAX_SEGS, &deleted) < 0) {
+				kq_log_warn("retention of %s-%d", t->name, (int)j);
+				continue;
+			}
+			if (deleted > 0)
+				kq_log_info("retention deleted %d segment%s of %s-%d; log start "
+					    "offset now %lld", deleted, deleted == 1 ? "" : "s",
+					    t->name, (int)j, (long long)kq_log_start(p->log));
+		}
+	}
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = kq_now_ms();
+
+	if (B.stopping)
+		return;
+	retain(now);
+	(void)schedule(now);
+}
+
+int
+cleaner_start(struct event_base *base)
+{
+	struct timeval tv;
+
+	done_ev = event_new(base, -1, 0, done_cb, NULL);
+	timer = event_new(base, -1, EV_PERSIST, timer_cb, NULL);
+	if (!done_ev || !timer)
+		return -1;
+	if (pthread_create(&thread, NULL, worker_main, NULL) != 0)
+		return -1;
+	started = true;
+	tv.tv_sec = (time_t)(cfg.retention_check_ms / 1000);
+	tv.tv_usec = (suseconds_t)(cfg.retention_check_ms % 1000) * 1000;
+	evtimer_add(timer, &tv);
+	return 0;
+}
+
+void
+cleaner_stop(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&mu);
+	quit = true;
+	if (job)
+		kq_clean_task_cancel(job);
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+	pthread_join(thread, NULL);
+	started = false;
+	/* A pass not swapped in is simply dropped: its files go with it. */
+	kq_clean_task_free(job);
+	job = NULL;
+	free(job_topic);
+	free(job_dir);
+	job_topic = job_dir = NULL;
+	event_free(timer);
+	event_free(done_ev);
+	timer = done_ev = NULL;
+}
+
+bool
+cleaner_all_keyed(const unsigned char *p, size_t n)
+{
+	struct kq_batch_iter it = { 0 };
+	struct kq_record rec;
+	bool ok = true;
+	int rc;
+
+	it.max_decompressed = KEYCHECK_MAX;
+	if (kq_batch_iter_init(&it, p, n) < 0) {
+		kq_batch_iter_free(&it);
+		return false;
+	}
+	while ((rc = kq_batch_iter_next(&it, &rec)) == 1)
+		if (rec.key.len < 0) {
+			ok = false;
+			break;
+		}
+	kq_batch_iter_free(&it);
+	return ok && rc >= 0;
+}
