@@ -289,7 +289,9 @@ describe_assignment(struct run *rn)
  * Take the new generation's assignment.  Partitions we also held in the
  * generation just before keep their position (nobody else can have read
  * them meanwhile, and --no-commit must not rewind); the others start at
- * the committed offset, else where -o said.  0 or KQ_ERR_AGAIN (signal).
+ * the committed offset, else where -o said.  prev_gen is -1 when we lost
+ * our place in between (the coordinator may have forgotten the group, so
+ * generation numbers prove nothing then).  0 or KQ_ERR_AGAIN (signal).
  */
 static int
 take_assignment(struct run *rn, int32_t prev_gen)
@@ -389,6 +391,8 @@ group_run(struct run *rn)
 	rn->out.flushed = note_flushed;
 	rn->out.arg = rn;
 	for (;;) {
+		if (!kq_member_can_commit(rn->member))
+			prev_gen = -1;
 		err = kq_member_join(rn->member);
 		if (err == KQ_ERR_AGAIN)
 			break;
