@@ -63,7 +63,7 @@ wait_split() {
 			a=$(kcat_assigned "$1")
 			b=$(kcat_assigned "$2")
 			if [ -n "$a" ] && [ -n "$b" ] &&
-				[ "$(echo $a $b | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')" = "$3" ]; then
+				[ "$(echo "$a" "$b" | tr ' ' '\n' | sort -n | tr '\n' ' ' | sed 's/ $//')" = "$3" ]; then
 				return 0
 			fi
 		fi
@@ -129,10 +129,10 @@ stop_member() {
 	a=" $(kcat_assigned m1) "
 	b=" $(kcat_assigned m2) "
 	# Each member printed only its own partitions; together every record exactly once.
-	while read -r p o v; do
+	while read -r p _; do
 		[[ "$a" == *" $p "* ]] || fail "m1 got partition $p, owns '$a'"
 	done < "$BATS_FILE_TMPDIR/m1.out"
-	while read -r p o v; do
+	while read -r p _; do
 		[[ "$b" == *" $p "* ]] || fail "m2 got partition $p, owns '$b'"
 	done < "$BATS_FILE_TMPDIR/m2.out"
 	got=$(cat "$BATS_FILE_TMPDIR/m1.out" "$BATS_FILE_TMPDIR/m2.out" | awk '{print $3}' | sort -n)
@@ -197,6 +197,18 @@ assert m["assignment"] == {"g-desc": [0, 1]}, m
 	want=$(for p in 0 1 2 3; do seq $((p * 100 + 1)) $((p * 100 + 5)); done | tr '\n' ' ')
 	[ "$got" = "$want" ] || fail "survivor read '$got'"
 	stop_member f1
+}
+
+@test "held JoinGroups keep response order; a closed connection's held join is dropped" {
+	have_py_module kafka || skip "python3-kafka is not installed"
+	run --separate-stderr timeout -k 5 60 "$KQ_PY" "$BATS_TEST_DIRNAME/../interop/group_held.py" \
+		"$KQ_PORT" g-held-grp
+	assert_status 0
+	[ "$output" = ok ] || fail "$output"
+	pid_alive "$KQ_BROKER_PID" || fail "broker died"
+	run --separate-stderr gkp describe "$KQ_BROKERS" g-held-grp
+	assert_status 0
+	[[ "$output" == *'"state": "CompletingRebalance"'* ]] || fail "$output"
 }
 
 @test "committed offsets survive kill -9 of the broker" {

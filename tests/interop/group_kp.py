@@ -84,7 +84,8 @@ def describe(brokers, group):
     members = []
     for m in d.members:
         asg = {}
-        if m.member_assignment is not None:
+        # kafka-python leaves an empty assignment (before SyncGroup) as raw bytes
+        if m.member_assignment is not None and not isinstance(m.member_assignment, bytes):
             for t, ps in m.member_assignment.assignment:
                 asg[t] = sorted(ps)
         members.append({"member_id": m.member_id, "client_id": m.client_id,
