@@ -141,7 +141,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		p = tp->parts[job_part];
 	if (p && p->log) {
 		rc = kq_log_clean_done(p->log, t, &st);
-		if (rc == 0)
+		if (rc == 0 && st.records_kept < st.records_in)
 			kq_log_info("compacted %s-%d below offset %lld: %lld segments to %lld, "
 				    "%lld of %lld records kept, %lld to %lld bytes",
 				    job_topic, (int)job_part, (long long)st.end,

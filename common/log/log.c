@@ -2291,6 +2291,12 @@ kq_log_clean_done(struct kq_log *log, struct kq_clean_task *t, struct kq_clean_s
 		rc = KQ_ERR_AGAIN;
 		goto out;
 	}
+	/* Nothing dropped and nothing merged: the files are already what they would become. */
+	if (t->st.records_kept == t->st.records_in && t->st.batches_undecodable == 0 &&
+	    t->nout == t->nin) {
+		note_pass(log, t);
+		goto out;
+	}
 	log->gappy = true;	/* the task wrote the marker */
 	/* Step 2: commit every output; stop at the first that cannot be. */
 	for (g = 0; g < t->nout; g++) {
