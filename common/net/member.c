@@ -453,6 +453,10 @@ heartbeat_answer(struct kq_member *m, const struct kq_resp *resp)
 	m->hb_inflight = false;
 	err = kq_resp_decode(resp, &a, &hb);
 	kq_arena_free(&a);
+	/* A late answer for a generation we are already leaving behind
+	 * (rejoining) must not touch the new member id. */
+	if (!m->gen_valid && err >= 0)
+		return;
 	if (err < 0) {
 		set_err(m, "bad Heartbeat response: %s", kq_err_str(err));
 		kq_conn_fail(m->conn, KQ_ERR_CORRUPT);

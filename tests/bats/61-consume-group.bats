@@ -198,6 +198,25 @@ expect_disjoint_partitions() {
 	expect_exact 1 800 "$D"/a.out "$D"/b.out
 }
 
+@test "--no-commit peeks; -o applies only to partitions without a committed offset" {
+	create_topic cg7 -p 2
+	produce cg7 1 100
+	run --separate-stderr kqc -g g7 -t cg7 --no-commit -e -f '%p %o %s\n'
+	assert_status 0
+	echo "$output" > "$D/peek.out"
+	expect_exact 1 100 "$D/peek.out"
+	# Nothing was committed, so -o end applies, and its position is committed.
+	run --separate-stderr kqc -g g7 -t cg7 -o end -e
+	assert_status 0
+	[ -z "$output" ] || fail "-o end read: ${output:0:200}"
+	produce cg7 101 150
+	# Now the commits win over -o beginning.
+	run --separate-stderr kqc -g g7 -t cg7 -o beginning -e -f '%p %o %s\n'
+	assert_status 0
+	echo "$output" > "$D/new.out"
+	expect_exact 101 150 "$D/new.out"
+}
+
 @test "kcat -G and kq-consume -g in one group split the partitions" {
 	have kcat || skip "kcat is not installed"
 	create_topic cg5 -p 6
