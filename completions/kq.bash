@@ -31,8 +31,8 @@ _kq()
 			--key-delimiter --key --header --empty-is-null --skip-empty
 			--max-record-bytes --on-error --rejects --acks --compression --linger
 			--buffer --count --tee --print-offsets --create --no-idempotence
-			--timeout --property --show-config --config --profile --verbose --quiet
-			--help --version"
+			--timeout --property --show-config --config --profile --progress
+			--no-progress --verbose --quiet --help --version"
 		case $prev in
 		-t|--topic) mapfile -t COMPREPLY < <(compgen -W "$(_kq_topics_list)" -- "$cur"); return ;;
 		-f|--format) mapfile -t COMPREPLY < <(compgen -W "lines json binary raw" -- "$cur"); return ;;

@@ -87,6 +87,10 @@ static const char usage_text[] =
 "      --profile NAME               use the [profile NAME] section of the file\n"
 "  -v, --verbose                    more diagnostics, and a summary at the end\n"
 "  -q, --quiet                      errors only\n"
+"      --progress                   progress lines on stderr every 10s even when it\n"
+"                                   is not a terminal (default: a line redrawn in\n"
+"                                   place when stderr is a terminal)\n"
+"      --no-progress                no progress display\n"
 "      --show-config                print the effective settings and exit\n"
 "  -h, --help                       print this help and exit\n"
 "  -V, --version                    print the version and exit\n"
@@ -99,7 +103,7 @@ static const char usage_text[] =
 enum {
 	OPT_SKIP_EMPTY = 256, OPT_MAX_RECORD, OPT_ON_ERROR, OPT_REJECTS, OPT_LINGER,
 	OPT_BUFFER, OPT_NO_IDEMP, OPT_PRINT_OFFSETS, OPT_CREATE, OPT_TIMEOUT,
-	OPT_SHOW_CONFIG, OPT_BOOTSTRAP, OPT_CONFIG, OPT_PROFILE,
+	OPT_SHOW_CONFIG, OPT_BOOTSTRAP, OPT_CONFIG, OPT_PROFILE, OPT_PROGRESS, OPT_NO_PROGRESS,
 };
 
 static const struct option longopts[] = {
@@ -134,6 +138,8 @@ static const struct option longopts[] = {
 	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -411,6 +417,12 @@ opts_parse(int argc, char **argv)
 		case OPT_SHOW_CONFIG:
 			show_config = true;
 			break;
+		case OPT_PROGRESS:
+			opt.progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			opt.progress = -1;
+			break;
 		case OPT_CONFIG:
 		case OPT_PROFILE:
 		case 'F':
@@ -511,6 +523,48 @@ struct feed {
 	int64_t taken;
 };
 
+/* Progress display state (CLI.md section 6). */
+struct progress {
+	bool on, in_place;
+	int64_t every_ms, last_ms;
+	uint64_t last_acked, last_bytes;
+};
+
+static void
+progress_init(struct progress *pg)
+{
+	bool tty = isatty(STDERR_FILENO);
+
+	pg->on = !opt.quiet && (opt.progress > 0 || (opt.progress == 0 && tty));
+	pg->in_place = tty;
+	pg->every_ms = tty ? 250 : 10000;
+	pg->last_ms = kq_mono_ms();
+}
+
+static void
+progress_tick(struct progress *pg, const struct feed *f)
+{
+	int64_t now = kq_mono_ms();
+	uint64_t acked, failed, bytes;
+	char line[160], a[32], b[32], c[32];
+	double dt;
+
+	if (!pg->on || now - pg->last_ms < pg->every_ms)
+		return;
+	sender_stats(f->s, &acked, &failed, &bytes);
+	dt = (double)(now - pg->last_ms) / 1000.0;
+	kq_cli_fmt_count(a, sizeof(a), (uint64_t)f->taken);
+	kq_cli_fmt_count(b, sizeof(b), acked);
+	kq_cli_fmt_count(c, sizeof(c), failed);
+	snprintf(line, sizeof(line), "%s read  %s acked  %s failed  %.1fk rec/s  %.1f MB/s",
+		 a, b, c, (double)(acked - pg->last_acked) / dt / 1000.0,
+		 (double)(bytes - pg->last_bytes) / dt / 1e6);
+	kq_cli_progress(line, pg->in_place);
+	pg->last_ms = now;
+	pg->last_acked = acked;
+	pg->last_bytes = bytes;
+}
+
 static bool
 on_record(void *arg, const struct in_rec *r)
 {
@@ -525,6 +579,7 @@ int
 main(int argc, char **argv)
 {
 	struct feed f = { 0 };
+	struct progress pg = { 0 };
 	struct input *in = NULL;
 	bool reading;
 	int64_t started;
@@ -539,6 +594,7 @@ main(int argc, char **argv)
 	input_partitions = sender_partitions(f.s);
 	if (opt.acks == 0)
 		kq_warn("--acks 0: delivery cannot be confirmed");
+	progress_init(&pg);
 	reading = opt.count != 0;
 	if (reading)
 		in = input_next(NULL);
@@ -553,7 +609,9 @@ main(int argc, char **argv)
 		if (!reading && sender_pending(f.s) == 0)
 			break;
 		can_read = reading && in && sender_buffered(f.s) < (size_t)opt.buffer_bytes;
-		sender_step(f.s, can_read ? input_fd(in) : -1, &ready, 100, !reading);
+		sender_step(f.s, can_read ? input_fd(in) : -1, &ready, pg.on ? 100 : 1000,
+			    !reading);
+		progress_tick(&pg, &f);
 		if (!ready)
 			continue;
 		f.now_ms = kq_now_ms();

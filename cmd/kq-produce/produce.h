@@ -117,6 +117,8 @@ struct sender *sender_new(void);
 void sender_add(struct sender *s, const struct in_rec *r, int64_t now_ms);
 /* Bytes waiting for acknowledgement (open, queued and in-flight batches). */
 size_t sender_buffered(const struct sender *s);
+/* Records acknowledged, failed, and the bytes acknowledged, so far. */
+void sender_stats(const struct sender *s, uint64_t *acked, uint64_t *failed, uint64_t *bytes);
 /* Records not yet acknowledged or failed. */
 uint64_t sender_pending(const struct sender *s);
 /* The partition count (for validating a JSON "partition"). */

@@ -389,6 +389,14 @@ sender_pending(const struct sender *s)
 	return s->pending;
 }
 
+void
+sender_stats(const struct sender *s, uint64_t *acked, uint64_t *failed, uint64_t *bytes)
+{
+	*acked = s->acked;
+	*failed = s->failed;
+	*bytes = s->bytes_acked;
+}
+
 int32_t
 sender_partitions(const struct sender *s)
 {
@@ -981,6 +989,7 @@ sender_finish(struct sender *s, int64_t started_ms)
 				kq_conn_flush(c, opt.request_timeout_ms);
 		}
 	}
+	kq_cli_progress_clear();
 	if (opt.verbose || (isatty(2) && !opt.quiet)) {
 		kq_note("%llu record%s (%.1f MB) acknowledged in %.1fs%s",
 			(unsigned long long)s->acked, s->acked == 1 ? "" : "s",

@@ -14,6 +14,7 @@
 
 int kq_cli_verbosity;
 static const char *progname = "kq";
+static bool progress_shown;	/* a progress line is drawn in place on stderr */
 
 void
 kq_cli_init(const char *name)
@@ -44,6 +45,10 @@ emit(const char *tag, int errnum, const char *fmt, va_list ap)
 	ssize_t n;
 	size_t off = 0;
 
+	if (progress_shown) {
+		kq_buf_adds(&b, "\r\033[K");
+		progress_shown = false;
+	}
 	kq_buf_addf(&b, "%s: %s", progname, tag);
 	kq_buf_vaddf(&b, fmt, ap);
 	if (errnum)
@@ -224,9 +229,62 @@ kq_cli_unknown_option(const char *arg, int optopt_, const struct option *longopt
 	kq_usage_error("unknown option --%s", buf);
 }
 
+static void
+write_all(const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+void
+kq_cli_progress(const char *line, bool in_place)
+{
+	struct kq_buf b = { 0 };
+
+	if (in_place)
+		kq_buf_addf(&b, "\r\033[K%s: %s", progname, line);
+	else
+		kq_buf_addf(&b, "%s: %s\n", progname, line);
+	write_all(b.buf, b.len);
+	progress_shown = in_place;
+	kq_buf_free(&b);
+}
+
+void
+kq_cli_progress_clear(void)
+{
+	if (progress_shown)
+		write_all((const unsigned char *)"\r\033[K", 4);
+	progress_shown = false;
+}
+
+void
+kq_cli_fmt_count(char *buf, size_t len, uint64_t v)
+{
+	char digits[32];
+	size_t n, i, o = 0;
+
+	n = (size_t)snprintf(digits, sizeof(digits), "%llu", (unsigned long long)v);
+	for (i = 0; i < n && o + 2 < len; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+}
+
 void
 kq_cli_exit(int status)
 {
+	kq_cli_progress_clear();
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		if (errno != EPIPE) {
 			kq_error("write error: %s", strerror(errno));

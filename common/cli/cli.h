@@ -79,6 +79,18 @@ struct option;
 KQ_NORETURN void kq_cli_unknown_option(const char *arg, int optopt,
 				       const struct option *longopts);
 
+/*
+ * Progress display (CLI.md section 6).  in_place: draw line on stderr over
+ * the previous one (for a terminal; any diagnostic printed meanwhile clears
+ * it first); otherwise print it as an ordinary line.  The caller decides
+ * when (at most 4 times a second on a terminal).  kq_cli_progress_clear
+ * erases a drawn line (kq_cli_exit does it too).
+ */
+void kq_cli_progress(const char *line, bool in_place);
+void kq_cli_progress_clear(void);
+/* v with thousands separators: "1,204,331". */
+void kq_cli_fmt_count(char *buf, size_t len, uint64_t v);
+
 /* -V/--version: "PROG (kq) 0.1.0" on stdout, exit 0 (1 if stdout fails). */
 KQ_NORETURN void kq_cli_version(void);
 
