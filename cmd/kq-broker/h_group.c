@@ -321,16 +321,17 @@ group_start(struct event_base *base)
 	cc.max_metadata_size = cfg.offset_metadata_max;
 	if (getrandom(&cc.seed, sizeof(cc.seed), 0) != (ssize_t)sizeof(cc.seed))
 		cc.seed = (uint64_t)kq_mono_us() ^ (uint64_t)getpid() << 32;
+	/* Before loading: an append made while loading activates kick_ev. */
+	tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
+	kick_ev = event_new(base, -1, 0, kick_cb, NULL);
+	if (!tick_ev || !kick_ev)
+		return -1;
 	coord = kq_coord_new(&cc);
 	if (t)
 		for (i = 0; i < t->nparts && i < cc.num_partitions; i++)
 			load_partition(t->parts[i], i);
 	kq_log_info("group coordinator: %s loaded (%d partitions) in %lld ms", KQ_OFFSETS_TOPIC,
 		    cc.num_partitions, (long long)(kq_mono_ms() - t0));
-	tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
-	kick_ev = event_new(base, -1, 0, kick_cb, NULL);
-	if (!tick_ev || !kick_ev)
-		return -1;
 	evtimer_add(tick_ev, &tv);
 	return 0;
 }
