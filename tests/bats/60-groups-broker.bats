@@ -7,6 +7,7 @@ bats_require_minimum_version 1.5.0
 load helpers
 
 GKP="$BATS_TEST_DIRNAME/../interop/group_kp.py"
+GHELD="$BATS_TEST_DIRNAME/../interop/group_held.py"
 
 # Short timeouts keep the file fast: sessions of 6 s, a short first-join delay.
 BROKER_ARGS=(-X group.min.session.timeout.ms=1000 -X group.initial.rebalance.delay.ms=300)
@@ -201,8 +202,7 @@ assert m["assignment"] == {"g-desc": [0, 1]}, m
 
 @test "held JoinGroups keep response order; a closed connection's held join is dropped" {
 	have_py_module kafka || skip "python3-kafka is not installed"
-	run --separate-stderr timeout -k 5 60 "$KQ_PY" "$BATS_TEST_DIRNAME/../interop/group_held.py" \
-		"$KQ_PORT" g-held-grp
+	run --separate-stderr timeout -k 5 60 "$KQ_PY" "$GHELD" held "$KQ_PORT" g-held-grp
 	assert_status 0
 	[ "$output" = ok ] || fail "$output"
 	pid_alive "$KQ_BROKER_PID" || fail "broker died"
@@ -233,7 +233,7 @@ assert m["assignment"] == {"g-desc": [0, 1]}, m
 	[ "$output" = "0 100" ] || fail "g-resume-grp after restart: $output"
 }
 
-@test "DeleteGroups removes a group and its offsets, also across a restart" {
+@test "DeleteGroups and OffsetDelete remove offsets, also across a restart" {
 	need_clients
 	# The previous test restarted the broker in its own subshell: restart to learn the port.
 	stop_broker
@@ -247,6 +247,14 @@ assert m["assignment"] == {"g-desc": [0, 1]}, m
 	run --separate-stderr gkp committed "$KQ_BROKERS" g-resume-grp g-resume 1
 	assert_status 0
 	[ "$output" = "0 -1" ] || fail "after delete: $output"
+	run --separate-stderr timeout -k 5 60 "$KQ_PY" "$GHELD" offset-delete "$KQ_PORT" \
+		g-crash-grp g-crash 0
+	assert_status 0
+	[ "$output" = "0 0" ] || fail "OffsetDelete: $output"
+	run --separate-stderr timeout -k 5 60 "$KQ_PY" "$GHELD" offset-delete "$KQ_PORT" \
+		no-such-grp g-crash 0
+	assert_status 0
+	[ "$output" = "69 -" ] || fail "OffsetDelete of an unknown group: $output"
 	stop_broker
 	start_broker "${BROKER_ARGS[@]}"
 	run --separate-stderr gkp committed "$KQ_BROKERS" g-resume-grp g-resume 1
@@ -259,5 +267,5 @@ assert m["assignment"] == {"g-desc": [0, 1]}, m
 	[[ "$output" == *'"state": "Empty"'* ]] || fail "$output"
 	run --separate-stderr gkp committed "$KQ_BROKERS" g-crash-grp g-crash 3
 	assert_status 0
-	[ "$output" = "$(printf '0 10\n1 10\n2 10')" ] || fail "g-crash-grp: $output"
+	[ "$output" = "$(printf '0 -1\n1 10\n2 10')" ] || fail "g-crash-grp: $output"
 }

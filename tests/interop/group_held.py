@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""Held group requests on raw connections (60-groups-broker.bats).
+"""Group requests on raw connections (60-groups-broker.bats), for what the
+client libraries cannot send or cannot show.
 
-group_held.py PORT GROUP
+group_held.py held PORT GROUP
 
 1. Connection A pipelines JoinGroup v1 (held: the group's first rebalance
    waits group.initial.rebalance.delay.ms) and a Heartbeat queued behind it,
@@ -10,6 +11,11 @@ group_held.py PORT GROUP
    come back, in request order, the join with error 0 and generation 1 and
    ListGroups naming the group.
 Prints "ok" or exits non-zero with the reason.
+
+group_held.py offset-delete PORT GROUP TOPIC PARTITION
+    OffsetDelete v0 (no client in scope but librdkafka's admin API sends it);
+    prints the top-level and the partition error codes ("-" when a top-level
+    error comes without partitions).
 """
 import socket
 import struct
@@ -57,8 +63,31 @@ def read_resp(s):
     return struct.unpack(">i", r[:4])[0], r[4:]
 
 
-def main():
-    port, group = int(sys.argv[1]), sys.argv[2]
+def offset_delete(port, group, topic, part):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(frame(47, 0, 3, string(group) + i32(1) + string(topic) + i32(1) + i32(part)))
+    corr, body = read_resp(s)
+    s.close()
+    if corr != 3:
+        sys.exit("correlation id %d, want 3" % corr)
+    err = struct.unpack(">h", body[:2])[0]
+    # throttle, 1 topic, name, 1 partition, index, error
+    rest = body[6:]
+    ntopics = struct.unpack(">i", rest[:4])[0]
+    if err != 0 and ntopics == 0:
+        print(err, "-")
+        return
+    if ntopics != 1:
+        sys.exit("OffsetDelete: %d topics in %r" % (ntopics, body))
+    nlen = struct.unpack(">h", rest[4:6])[0]
+    rest = rest[6 + nlen:]
+    nparts, idx, perr = struct.unpack(">iih", rest[:10])
+    if nparts != 1 or idx != part:
+        sys.exit("OffsetDelete: %r" % body)
+    print(err, perr)
+
+
+def held(port, group):
     a = socket.create_connection(("127.0.0.1", port), timeout=30)
     a.sendall(frame(11, 1, 1, join_body(group)) +
               frame(12, 0, 2, string(group) + i32(0) + string("nobody")))
@@ -79,6 +108,15 @@ def main():
         sys.exit("ListGroups: %r" % body)
     b.close()
     print("ok")
+
+
+def main():
+    if sys.argv[1] == "held":
+        held(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "offset-delete":
+        offset_delete(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    else:
+        sys.exit("unknown mode " + sys.argv[1])
 
 
 if __name__ == "__main__":
