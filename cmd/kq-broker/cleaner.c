@@ -67,6 +67,7 @@ clean_config(struct kq_clean_config *cc, const struct topic_config *tc)
 	cc->delete_retention_ms = tc->delete_retention_ms;
 	cc->min_compaction_lag_ms = tc->min_compaction_lag_ms;
 	cc->min_cleanable_ratio = tc->min_cleanable_ratio;
+	cc->max_compaction_lag_ms = tc->max_compaction_lag_ms;
 }
 
 /* Start a pass on the next partition that needs one; false if none does. */

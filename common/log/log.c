@@ -1788,6 +1788,7 @@ kq_clean_config_default(struct kq_clean_config *cc)
 {
 	cc->delete_retention_ms = 86400000;
 	cc->min_compaction_lag_ms = 0;
+	cc->max_compaction_lag_ms = INT64_MAX;
 	cc->min_cleanable_ratio = 0.5;
 	cc->max_map_entries = (size_t)1 << 20;
 	cc->max_batch_bytes = (size_t)64 << 20;
@@ -1806,7 +1807,7 @@ kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t
 	struct kq_clean_task *t;
 	int64_t dirty = 0, total = 0, ts, tomb_below = 0;
 	size_t k = 0, i;
-	bool tomb_due;
+	bool tomb_due, overdue = false;
 
 	*out = NULL;
 	if (log->cleaning)
@@ -1819,14 +1820,18 @@ kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t
 		    (ts < 0 || now_ms - ts < cc->min_compaction_lag_ms))
 			break;
 		total += s->size;
-		if (s->base >= log->clean_end)
+		if (s->base >= log->clean_end) {
+			/* Its newest record bounds its oldest: never early, maybe late. */
+			if (dirty == 0 && ts >= 0 && now_ms - ts > cc->max_compaction_lag_ms)
+				overdue = true;
 			dirty += s->size;
+		}
 		k++;
 	}
 	if (k == 0 || total == 0)
 		return KQ_ERR_AGAIN;
 	tomb_due = log->tomb_due_ms > 0 && now_ms >= log->tomb_due_ms;
-	if (!force && !tomb_due &&
+	if (!force && !tomb_due && !overdue &&
 	    (dirty == 0 || (double)dirty < cc->min_cleanable_ratio * (double)total))
 		return KQ_ERR_AGAIN;
 	for (i = 0; i < log->ntp; i++)

@@ -185,6 +185,8 @@ int kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_by
 struct kq_clean_config {
 	int64_t delete_retention_ms;	/* 86400000 */
 	int64_t min_compaction_lag_ms;	/* 0 */
+	int64_t max_compaction_lag_ms;	/* INT64_MAX: clean whatever the ratio once the
+					 * oldest dirty segment's newest record is older */
 	double min_cleanable_ratio;	/* 0.5: dirty bytes / closed bytes to start */
 	size_t max_map_entries;		/* keys per pass (24 bytes each); 1 << 20 */
 	size_t max_batch_bytes;		/* decompressed batch cap; 64 MiB */

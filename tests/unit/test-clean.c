@@ -607,6 +607,19 @@ test_compaction_lag(void)
 	/* Nothing is old enough. */
 	cc.min_compaction_lag_ms = 10000000;
 	T_EQ(kq_log_clean(log, &cc, now, true, &st), KQ_ERR_AGAIN);
+	/* A little dirty data waits for the ratio, unless it is older than the max lag. */
+	cc.min_compaction_lag_ms = 0;
+	T_EQ(kq_log_clean(log, &cc, now, true, &st), 0);
+	fill_keys(log, &want, KQ_CODEC_NONE, 10, 30, 5, now + 50000);
+	now += 100000;
+	cc.min_cleanable_ratio = 0.99;
+	T_EQ(kq_log_clean(log, &cc, now, false, &st), KQ_ERR_AGAIN);
+	cc.max_compaction_lag_ms = 60000;
+	T_EQ(kq_log_clean(log, &cc, now, false, &st), KQ_ERR_AGAIN);
+	cc.max_compaction_lag_ms = 10000;
+	T_EQ(kq_log_clean(log, &cc, now, false, &st), 0);
+	T_EQ(read_all(log, &got, NULL) > 0, 1);
+	check_compacted(&want, &got, st.end, false);
 	kq_log_close(log);
 	free(d);
 }
