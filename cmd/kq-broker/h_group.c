@@ -185,8 +185,10 @@ load_batches(int32_t part, const unsigned char *buf, size_t len, int64_t off, in
 		int64_t size = kq_batch_size(buf + pos);
 		int rc;
 
+		/* Log bytes are hostile too: no offset arithmetic that could overflow. */
 		if (size < KQ_BATCH_HEADER_SIZE || (uint64_t)size > len - pos ||
-		    kq_batch_hdr_parse(buf + pos, (size_t)size, &h) != 0)
+		    kq_batch_hdr_parse(buf + pos, (size_t)size, &h) != 0 || h.BaseOffset < 0 ||
+		    h.LastOffsetDelta < 0 || h.BaseOffset > INT64_MAX - INT32_MAX - 1)
 			break;
 		if (h.BaseOffset + h.LastOffsetDelta + 1 > off)
 			off = h.BaseOffset + h.LastOffsetDelta + 1;
