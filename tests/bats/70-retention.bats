@@ -338,4 +338,41 @@ expect_latest() {
 	assert_status 0
 	run kqt describe adm --configs
 	[[ "$output" == *"delete.retention.ms=5 "*topic* ]] || fail "$output"
+	run kqt alter adm --delete-config delete.retention.ms
+	assert_status 0
+	run kqt describe adm --configs
+	[[ "$output" == *"delete.retention.ms=86400000 "*default* ]] || fail "$output"
+}
+
+@test "__consumer_offsets is compacted: commits stay bounded, the last one survives" {
+	stop_broker
+	export KQ_DATA_DIR="$BATS_TEST_TMPDIR/data2"
+	start_broker -X log.retention.check.interval.ms=200 -X offsets.topic.num.partitions=1
+	run kqt alter __consumer_offsets -c segment.bytes=2048 -c min.cleanable.dirty.ratio=0.01
+	assert_status 0
+	seq 1 10 | timeout 20 kcat -b "$KQ_BROKERS" -P -t oc
+	run "$KQ_PY" - "$KQ_BROKERS" <<-'EOF'
+	import sys
+	from kafka import KafkaConsumer, TopicPartition, OffsetAndMetadata
+	c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id="g70", enable_auto_commit=False)
+	tp = TopicPartition("oc", 0)
+	c.assign([tp])
+	for i in range(300):
+	    c.commit({tp: OffsetAndMetadata(i % 10 + 1, "")})
+	print(c.committed(tp))
+	EOF
+	assert_status 0
+	[ "$output" = 10 ] || fail "$output"
+	wait_for 20 closed_at_most __consumer_offsets 5 ||
+		fail "not compacted: $(segstat __consumer_offsets)"
+	kill9_broker
+	start_broker -X log.retention.check.interval.ms=200 -X offsets.topic.num.partitions=1
+	run "$KQ_PY" - "$KQ_BROKERS" <<-'EOF'
+	import sys
+	from kafka import KafkaConsumer, TopicPartition
+	c = KafkaConsumer(bootstrap_servers=sys.argv[1], group_id="g70", enable_auto_commit=False)
+	print(c.committed(TopicPartition("oc", 0)))
+	EOF
+	assert_status 0
+	[ "$output" = 10 ] || fail "after restart: $output"
 }
