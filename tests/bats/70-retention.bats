@@ -242,13 +242,32 @@ expect_latest() {
 }
 
 @test "kill -9 during compaction: the log recovers valid and correctly compacted" {
-	local round
-	create_topic crash -c cleanup.policy=compact -c segment.bytes=8192 \
+	local round seen=0 i
+	# A backlog written with the cleaner off makes one long pass to crash into.
+	stop_broker
+	start_broker -X log.cleaner.enable=false
+	create_topic crash -c cleanup.policy=compact -c segment.bytes=65536 \
 		-c min.cleanable.dirty.ratio=0.01
-	for round in 0 1 2 3; do
-		produce_keys crash 50 $((round * 50)) -z gzip
-		# Cleaning starts within 200 ms; kill at different points of it.
-		sleep "0.$((round * 2 + 1))"
+	produce_keys crash 1000 0 -z gzip
+	stop_broker
+	start_broker -X log.retention.check.interval.ms=200
+	for i in $(seq 1 1000); do
+		if compgen -G "$KQ_DATA/crash-0/*.cleaned" > /dev/null; then
+			seen=1
+			break
+		fi
+		sleep 0.01
+	done
+	kill9_broker
+	start_broker -X log.retention.check.interval.ms=200
+	if [ "$seen" = 1 ]; then
+		grep -q "leftover of an interrupted compaction" "$(broker_log)" ||
+			fail "no recovery of the cleaner's files"
+	fi
+	# More crashes at other moments of the cleaner's work.
+	for round in 0 1 2; do
+		produce_keys crash 50 $((1000 + round * 50)) -z lz4
+		sleep "0.$((round * 3 + 1))"
 		kill9_broker
 		start_broker -X log.retention.check.interval.ms=200
 	done
@@ -256,7 +275,7 @@ expect_latest() {
 	run ls "$KQ_DATA/crash-0"
 	[[ "$output" != *.cleaned* && "$output" != *.swap* ]] || fail "leftovers: $output"
 	consume_all crash "$BATS_TEST_TMPDIR/crash.out"
-	check_view "$BATS_TEST_TMPDIR/crash.out" "$(expect_latest 199)"
+	check_view "$BATS_TEST_TMPDIR/crash.out" "$(expect_latest 1149)"
 	# A clean restart verifies nothing was cut.
 	stop_broker
 	start_broker -X log.retention.check.interval.ms=200
