@@ -151,6 +151,12 @@ kq_log_map_count(const struct kq_log_map *m)
 	return m->n;
 }
 
+void
+kq_log_map_limit(struct kq_log_map *m, size_t max_entries)
+{
+	m->max = max_entries ? max_entries : 1;
+}
+
 /* ---- batches ---- */
 
 int

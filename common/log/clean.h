@@ -22,6 +22,8 @@ bool kq_log_map_put(struct kq_log_map *m, struct kq_bytes key, int64_t offset);
 /* Latest offset of key, or -1. */
 int64_t kq_log_map_get(const struct kq_log_map *m, struct kq_bytes key);
 size_t kq_log_map_count(const struct kq_log_map *m);
+/* Change the entry limit (entries already in stay). */
+void kq_log_map_limit(struct kq_log_map *m, size_t max_entries);
 
 /* The decision for one record: keep it (true) or drop it. */
 typedef bool (*kq_log_keep_fn)(void *arg, const struct kq_record *rec);

@@ -1632,6 +1632,11 @@ kq_log_truncate(struct kq_log *log, int64_t offset)
 done:
 	if (log->flushed > kq_log_end(log))
 		log->flushed = kq_log_end(log);
+	/* Offsets appended again after the cut are dirty. */
+	if (log->clean_end > kq_log_end(log))
+		log->clean_end = kq_log_end(log);
+	while (log->ntp && log->tp[log->ntp - 1].end > kq_log_end(log))
+		log->ntp--;
 	if (epoch_cut(log, kq_log_end(log)))
 		(void)epoch_persist(log);
 	return 0;
@@ -2137,6 +2142,11 @@ kq_clean_task_run(struct kq_clean_task *t)
 	for (i = 0; i < t->nin; i++) {
 		if (t->in[i].next <= t->first_dirty)
 			continue;
+		/*
+		 * The first dirty segment is mapped whatever its key count, so
+		 * that every pass makes progress; its size bounds the memory.
+		 */
+		kq_log_map_limit(t->map, mapped ? t->cc.max_map_entries : SIZE_MAX);
 		rc = map_input(t, &t->in[i], win);
 		if (rc == KQ_ERR_TOO_LARGE && mapped > 0) {
 			/* Clean what the map covers; the rest waits for the next pass. */

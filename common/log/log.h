@@ -188,7 +188,8 @@ struct kq_clean_config {
 	int64_t max_compaction_lag_ms;	/* INT64_MAX: clean whatever the ratio once the
 					 * oldest dirty segment's newest record is older */
 	double min_cleanable_ratio;	/* 0.5: dirty bytes / closed bytes to start */
-	size_t max_map_entries;		/* keys per pass (24 bytes each); 1 << 20 */
+	size_t max_map_entries;		/* keys per pass (24 bytes each, load <= 1/2);
+					 * 1 << 20; the first dirty segment may exceed it */
 	size_t max_batch_bytes;		/* decompressed batch cap; 64 MiB */
 };
 void kq_clean_config_default(struct kq_clean_config *cc);

@@ -624,6 +624,46 @@ test_compaction_lag(void)
 	free(d);
 }
 
+/* A key map smaller than the dirty part: each pass cleans what it covers. */
+static void
+test_map_full(void)
+{
+	struct kq_clean_config cc;
+	struct kq_clean_stats st;
+	struct kq_log_config c;
+	struct kq_log *log;
+	char *d = fresh_dir();
+	int keys[5], vals[5], i, j, passes = 0, rc;
+	int64_t prev_end = 0;
+
+	kq_clean_config_default(&cc);
+	cc.max_map_entries = 30;
+	cc.min_cleanable_ratio = 0.01;
+	cfg_small(&c, 1024);
+	log = open_log(d, &c, true);
+	want.n = 0;
+	fill_keys(log, &want, KQ_CODEC_NONE, 10, 20, 5, 1000);
+	/* Then only new keys: 40 per segment or so, more than the map holds. */
+	for (i = 0; i < 60; i++) {
+		for (j = 0; j < 5; j++) {
+			keys[j] = 1000 + i * 5 + j;
+			vals[j] = i;
+		}
+		append_batch(log, &want, KQ_CODEC_NONE, 5, keys, vals, 5000 + i);
+	}
+	while ((rc = kq_log_clean(log, &cc, kq_now_ms(), false, &st)) == 0 && passes < 100) {
+		passes++;
+		T_OK(st.end > prev_end, "pass %d ends at %lld", passes, (long long)st.end);
+		prev_end = st.end;
+		T_EQ(read_all(log, &got, NULL) > 0, 1);
+		check_compacted(&want, &got, st.end, false);
+	}
+	T_EQ(rc, KQ_ERR_AGAIN);
+	T_OK(passes > 2, "%d passes", passes);
+	kq_log_close(log);
+	free(d);
+}
+
 /* The log changes or goes away while the worker runs: no harm done. */
 static void
 test_stale_task(void)
@@ -880,6 +920,7 @@ main(void)
 	T_RUN(test_tombstones_keyless);
 	T_RUN(test_tombstone_latest);
 	T_RUN(test_compaction_lag);
+	T_RUN(test_map_full);
 	T_RUN(test_stale_task);
 	T_RUN(test_crash_swap);
 	T_RUN(test_gap_needs_marker);
