@@ -86,6 +86,7 @@ struct topic_config {
 	int64_t max_compaction_lag_ms;
 	int64_t flush_messages;		/* stored; kq's log.flush decides fsyncs */
 	int64_t flush_ms;
+	bool log_append_time;		/* message.timestamp.type=LogAppendTime */
 };
 enum { POLICY_DELETE = 1, POLICY_COMPACT = 2 };
 /* Validate one topic override: 0 or KQ_E_INVALID_CONFIG with msg. */
