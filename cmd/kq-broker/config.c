@@ -549,8 +549,7 @@ topic_config_check(const char *key, const char *value, char *msg, size_t msglen)
 			return 0;
 		break;
 	case TK_TSTYPE:
-		/* LogAppendTime would need a CRC rewrite on append: not supported. */
-		if (strcmp(value, "CreateTime") == 0)
+		if (strcmp(value, "CreateTime") == 0 || strcmp(value, "LogAppendTime") == 0)
 			return 0;
 		break;
 	case TK_COMPRESSION:
@@ -596,6 +595,7 @@ topic_config_build(struct topic_config *tc, char **ks, char **vs, int n)
 	tc->max_compaction_lag_ms = cfg.cleaner_max_lag_ms;
 	tc->flush_messages = cfg.flush_messages;
 	tc->flush_ms = cfg.flush_ms;
+	tc->log_append_time = false;
 	for (i = 0; i < n; i++) {
 		const struct tkey *k = tkey_find(ks[i]);
 		int64_t v;
@@ -616,6 +616,9 @@ topic_config_build(struct topic_config *tc, char **ks, char **vs, int n)
 			break;
 		case TK_RATIO:
 			(void)parse_ratio(vs[i], &tc->min_cleanable_ratio);
+			break;
+		case TK_TSTYPE:
+			tc->log_append_time = strcmp(vs[i], "LogAppendTime") == 0;
 			break;
 		default:
 			break;
