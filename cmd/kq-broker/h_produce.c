@@ -92,7 +92,7 @@ produce_waiters_drop(struct partition *p)
 
 static int16_t
 produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct partition *p,
-	    int64_t *base)
+	    int64_t *base, int64_t *append_ms)
 {
 	struct topic *t;
 	int rc;
@@ -115,6 +115,17 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 	/* Kafka's rule; clients before v8 do not know INVALID_RECORD. */
 	if ((t->tc.cleanup_policy & POLICY_COMPACT) && !cleaner_all_keyed(rec.p, (size_t)rec.len))
 		return rq->version >= 8 ? KQ_E_INVALID_RECORD : KQ_E_CORRUPT_MESSAGE;
+	if (t->tc.log_append_time) {
+		/* Like Kafka: the timestamp type bit, the broker's time as MaxTimestamp. */
+		unsigned char *b = (unsigned char *)rec.p;
+
+		*append_ms = kq_now_ms();
+		kq_put16(b + KQ_BATCH_OFF_ATTRIBUTES,
+			 kq_be16(b + KQ_BATCH_OFF_ATTRIBUTES) | KQ_ATTR_LOG_APPEND_TIME);
+		kq_put64(b + KQ_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)*append_ms);
+		kq_put32(b + KQ_BATCH_OFF_CRC, kq_crc32c(0, b + KQ_BATCH_OFF_ATTRIBUTES,
+							 (size_t)rec.len - KQ_BATCH_OFF_ATTRIBUTES));
+	}
 	/* The frame is the connection's writable input buffer (evbuffer_pullup). */
 	rc = partition_append(p, (unsigned char *)rec.p, (size_t)rec.len, base);
 	return (int16_t)rc;
@@ -177,7 +188,8 @@ h_produce(struct req *rq)
 			if (m.Acks != 0 && m.Acks != 1 && m.Acks != -1)
 				err = KQ_E_INVALID_REQUIRED_ACKS;
 			else
-				err = produce_one(rq, td->Name, pd->Records, p, &base);
+				err = produce_one(rq, td->Name, pd->Records, p, &base,
+						  &pr->LogAppendTimeMs);
 			pr->ErrorCode = err;
 			pr->BaseOffset = err ? -1 : base;
 			pr->LogStartOffset = p ? kq_log_start(p->log) : -1;
