@@ -361,6 +361,24 @@ expect_latest() {
 	assert_status 0
 	run kqt describe adm --configs
 	[[ "$output" == *"delete.retention.ms=86400000 "*default* ]] || fail "$output"
+	# message.timestamp.type=LogAppendTime: the broker's clock replaces the producer's.
+	create_topic lat -c message.timestamp.type=LogAppendTime
+	run "$KQ_PY" - "$KQ_BROKERS" <<-'EOF'
+	import sys, time
+	from kafka import KafkaProducer, KafkaConsumer, TopicPartition
+	t0 = int(time.time() * 1000) - 1000
+	p = KafkaProducer(bootstrap_servers=sys.argv[1], acks="all", compression_type="gzip")
+	md = p.send("lat", b"v", timestamp_ms=1000).get(10)
+	assert md.timestamp >= t0, md
+	c = KafkaConsumer(bootstrap_servers=sys.argv[1], auto_offset_reset="earliest",
+	                  consumer_timeout_ms=10000)
+	c.assign([TopicPartition("lat", 0)])
+	m = next(iter(c))
+	assert (m.timestamp, m.timestamp_type) == (md.timestamp, 1), (m, md)
+	print("ok")
+	EOF
+	assert_status 0
+	[ "$output" = ok ]
 }
 
 @test "__consumer_offsets is compacted: commits stay bounded, the last one survives" {
