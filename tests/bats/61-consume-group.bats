@@ -249,6 +249,47 @@ expect_disjoint_partitions() {
 	expect_exact 1 3000 "$D"/p.out "$D"/q.out
 }
 
+@test "kafka-python leads the group: kq-consume -g reads exactly the partitions it was given" {
+	local i p py kq
+	have_py_module kafka || skip "kafka-python is not installed"
+	create_topic cg8 -p 4
+	produce cg8 1 400
+	"$KQ_PY" "$KQ_INTEROP/group_kp.py" hold "$KQ_BROKERS" g8p cg8 "$D/ready" \
+		< /dev/null > "$D/py.out" 2> "$D/py.err" 3>&- &
+	echo $! > "$D/py.pid"
+	track_pid $!
+	# The first member to join leads, and stays leader after kq joins.
+	for ((i = 0; i < 150; i++)); do
+		[ -s "$D/ready" ] && break
+		sleep 0.2
+	done
+	[ "$(cat "$D/ready" 2> /dev/null)" = "0 1 2 3" ] ||
+		fail "kafka-python alone got '$(cat "$D/ready" 2> /dev/null)': $(cat "$D/py.err")"
+	member q g8p cg8
+	for ((i = 0; i < 150; i++)); do
+		py=$(cat "$D/ready")
+		[ "$py" != "0 1 2 3" ] && [ -s "$D/q.out" ] && break
+		sleep 0.2
+	done
+	[ "$py" != "0 1 2 3" ] || fail "no rebalance after kq-consume joined: $(cat "$D/q.err")"
+	# kq reads everything of its own partitions, and only those.
+	kq=$(printf '%s\n' 0 1 2 3 | grep -vxF -f <(tr ' ' '\n' <<< "$py") | tr '\n' ' ')
+	[ -n "$kq" ] || fail "kafka-python kept every partition: $py"
+	for p in $kq; do
+		kqc -t cg8 -p "$p" -e -f '%p %o %s\n' >> "$D/want.out"
+	done
+	for ((i = 0; i < 150; i++)); do
+		[ "$(wc -l < "$D/q.out")" -ge "$(wc -l < "$D/want.out")" ] && break
+		sleep 0.2
+	done
+	stop_member q TERM
+	kill "$(cat "$D/py.pid")"
+	awk '{ print $1, $2, $3 }' "$D/q.out" | sort > "$D/q.sorted"
+	sort "$D/want.out" > "$D/want.sorted"
+	cmp -s "$D/want.sorted" "$D/q.sorted" ||
+		fail "kq-consume (partitions $kq) read $(wc -l < "$D/q.out") records, expected $(wc -l < "$D/want.out")"
+}
+
 # Last: it restarts the broker on a new port, which later tests would not see.
 @test "committed offsets survive kill -9 of the broker; a new member resumes after them" {
 	create_topic cg4 -p 3
