@@ -145,7 +145,7 @@ expect_disjoint_partitions() {
 	create_topic cg2 -p 6
 	produce cg2 1 6000
 	for m in a b c; do
-		member "$m" g2k cg2 -X session.timeout.ms=2000 --commit-interval 100ms
+		member "$m" g2k cg2 -X session.timeout.ms=3000 --commit-interval 100ms
 	done
 	wait_values 1 6000 "$D"/a.out "$D"/b.out "$D"/c.out
 	kill -9 "$(cat "$D/a.pid")"
