@@ -217,6 +217,9 @@ expect_latest() {
 		[ "$n" -eq $((closed + active)) ] || fail "$t: consumed $n, files $st"
 		[ "$n" -lt 20000 ] && [ "$closed" -le 100 ] || fail "$t: $n records, $st"
 		check_view "$BATS_TEST_TMPDIR/$t.out" "$(expect_latest 199)" || fail "$t: wrong view"
+		# kq-consume reads the gaps the same way.
+		kqc -t "$t" -o beginning -e -f '%k %s %o\n' > "$BATS_TEST_TMPDIR/$t.kq"
+		assert_same_file "$BATS_TEST_TMPDIR/$t.out" "$BATS_TEST_TMPDIR/$t.kq"
 		case $codec in
 		none) [ "$codecs" = 0 ] ;;
 		gzip) [ "$codecs" = 1 ] ;;
