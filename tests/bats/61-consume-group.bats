@@ -217,6 +217,19 @@ expect_disjoint_partitions() {
 	expect_exact 101 150 "$D/new.out"
 }
 
+@test "a write error commits nothing that was not written" {
+	[ -w /dev/full ] || skip "no /dev/full"
+	create_topic cg9 -p 2
+	produce cg9 1 1000
+	run --separate-stderr bash -c 'timeout 60 kq-consume -g g9 -t cg9 -e > /dev/full'
+	assert_status 1
+	[[ $stderr == *"write error"* ]] || fail "no write error reported: $stderr"
+	run --separate-stderr kqc -g g9 -t cg9 -e -f '%p %o %s\n'
+	assert_status 0
+	echo "$output" > "$D/after.out"
+	expect_exact 1 1000 "$D/after.out"
+}
+
 @test "kcat -G and kq-consume -g in one group split the partitions" {
 	have kcat || skip "kcat is not installed"
 	create_topic cg5 -p 6
