@@ -6,6 +6,8 @@
  * leader covering all of its partitions, decoding whole batches straight
  * into one big output buffer that is written with write(2) after each
  * response (and when it grows large).  No per-record allocation or syscall.
+ * With -g, group.c joins the group and hands consume_loop() the partitions
+ * of each generation.
  */
 #include <errno.h>
 #include <getopt.h>
