@@ -30,12 +30,13 @@ produce_lines() {
 	seq "$3" "$4" | timeout 30 kcat -b "$KQ_BROKERS" -P -t "$1" -p "$2" -X acks=all
 }
 
-# kcat_member GROUP TOPIC NAME: background kcat -G; records to NAME.out, log to NAME.err.
-# Not under timeout(1): the tests kill -9 the member itself (teardown_file kills leftovers).
+# kcat_member GROUP TOPIC NAME [SESSION_MS]: background kcat -G; records to NAME.out,
+# log to NAME.err.  Not under timeout(1): the tests kill -9 the member itself
+# (teardown_file kills leftovers).
 kcat_member() {
 	local d="$BATS_FILE_TMPDIR"
 	kcat -b "$KQ_BROKERS" -G "$1" "$2" -u -f '%p %o %s\n' \
-		-X auto.offset.reset=earliest -X session.timeout.ms=6000 \
+		-X auto.offset.reset=earliest -X session.timeout.ms="${4:-6000}" \
 		-X heartbeat.interval.ms=500 -X enable.auto.commit=true \
 		-X auto.commit.interval.ms=200 \
 		> "$d/$3.out" 2> "$d/$3.err" < /dev/null 3>&- &
@@ -117,11 +118,12 @@ stop_member() {
 	[ "$output" = "0 100" ] || fail "committed: $output"
 }
 
-@test "two kcat -G members split a 4-partition topic without overlap" {
+@test "two kcat -G members split a 4-partition topic without overlap; LeaveGroup hands over" {
 	need_clients
 	create_topic g-split -p 4
-	kcat_member g-split-grp g-split m1
-	kcat_member g-split-grp g-split m2
+	# Sessions longer than the waits below: only LeaveGroup can move partitions.
+	kcat_member g-split-grp g-split m1 60000
+	kcat_member g-split-grp g-split m2 60000
 	wait_split m1 m2 "0 1 2 3"
 	for p in 0 1 2 3; do
 		produce_lines g-split "$p" $((p * 1000 + 1)) $((p * 1000 + 50))
@@ -139,8 +141,14 @@ stop_member() {
 	got=$(cat "$BATS_FILE_TMPDIR/m1.out" "$BATS_FILE_TMPDIR/m2.out" | awk '{print $3}' | sort -n)
 	want=$(for p in 0 1 2 3; do seq $((p * 1000 + 1)) $((p * 1000 + 50)); done | sort -n)
 	[ "$got" = "$want" ] || fail "records differ: $(diff <(echo "$want") <(echo "$got") | head)"
-	stop_member m1
+	# A clean exit (LeaveGroup) rebalances at once, without waiting for the session.
 	stop_member m2
+	for ((i = 0; i < 300; i++)); do
+		kcat_settled m1 && [ "$(kcat_assigned m1)" = "0 1 2 3" ] && break
+		sleep 0.1
+	done
+	[ "$(kcat_assigned m1)" = "0 1 2 3" ] || fail "m1 has '$(kcat_assigned m1)' after m2 left"
+	stop_member m1
 }
 
 @test "ListGroups and DescribeGroups show a live kafka-python member" {
