@@ -277,3 +277,10 @@ assert m["assignment"] == {"g-desc": [0, 1]}, m
 	assert_status 0
 	[ "$output" = "$(printf '0 -1\n1 10\n2 10')" ] || fail "g-crash-grp: $output"
 }
+
+@test "the broker stops cleanly, with no sanitizer report in its log" {
+	stop_broker || fail "kq-broker needed SIGKILL"
+	if grep -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$(broker_log)"; then
+		fail "sanitizer report in $(broker_log)"
+	fi
+}
