@@ -70,51 +70,56 @@ clean_config(struct kq_clean_config *cc, const struct topic_config *tc)
 	cc->max_compaction_lag_ms = tc->max_compaction_lag_ms;
 }
 
-/* Start a pass on the next partition that needs one; false if none does. */
+/* Hand t (for partition p) to the worker. */
+static void
+hand_over(struct topic *tp, struct partition *p, struct kq_clean_task *t)
+{
+	busy = true;
+	job_topic = kq_xstrdup(tp->name);
+	job_dir = kq_xstrdup(kq_log_dir(p->log));
+	job_part = p->id;
+	pthread_mutex_lock(&mu);
+	job = t;
+	job_ready = true;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+/*
+ * Start a pass on the next partition that needs one; false if none does.
+ * Partitions are numbered in topic order; the walk starts after the one
+ * cleaned last (pass 0 from there to the end, pass 1 from the start), so
+ * every compacted partition gets its turn.
+ */
 static bool
 schedule(int64_t now)
 {
 	struct kq_clean_config cc;
 	struct kq_clean_task *t;
-	int i, j, n = 0, nt = topics_count(), k = 0;
+	int i, j, at, pass, nt = topics_count();
 
 	if (busy || B.stopping || !cfg.cleaner_enable)
 		return false;
-	for (i = 0; i < nt; i++)
-		n += topic_at(i)->nparts;
-	if (n == 0)
-		return false;
-	cursor %= n;
-	/* Visit every partition once, starting after the last one cleaned. */
-	for (k = 0; k < n; k++) {
-		int want = (cursor + k) % n, at = 0;
-		struct partition *p = NULL;
-		struct topic *tp = NULL;
+	for (pass = 0; pass < 2; pass++) {
+		at = 0;
+		for (i = 0; i < nt; i++) {
+			struct topic *tp = topic_at(i);
 
-		for (i = 0; i < nt && !p; i++) {
-			tp = topic_at(i);
-			for (j = 0; j < tp->nparts; j++, at++)
-				if (at == want) {
-					p = tp->parts[j];
-					break;
-				}
+			for (j = 0; j < tp->nparts; j++, at++) {
+				struct partition *p = tp->parts[j];
+
+				if ((pass == 0) != (at >= cursor))
+					continue;
+				if (!p->log || !(tp->tc.cleanup_policy & POLICY_COMPACT))
+					continue;
+				clean_config(&cc, &tp->tc);
+				if (kq_log_clean_begin(p->log, &cc, now, false, &t) < 0)
+					continue;
+				cursor = at + 1;
+				hand_over(tp, p, t);
+				return true;
+			}
 		}
-		if (!p || !p->log || !(tp->tc.cleanup_policy & POLICY_COMPACT))
-			continue;
-		clean_config(&cc, &tp->tc);
-		if (kq_log_clean_begin(p->log, &cc, now, false, &t) < 0)
-			continue;
-		cursor = want + 1;
-		busy = true;
-		job_topic = kq_xstrdup(tp->name);
-		job_dir = kq_xstrdup(kq_log_dir(p->log));
-		job_part = p->id;
-		pthread_mutex_lock(&mu);
-		job = t;
-		job_ready = true;
-		pthread_cond_signal(&cv);
-		pthread_mutex_unlock(&mu);
-		return true;
 	}
 	return false;
 }
