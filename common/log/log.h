@@ -180,7 +180,11 @@ int kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_by
  * for each B.log.swap, the segments with base in (B, L] (L = its last
  * offset) and B's index files are deleted and B.log.swap is renamed to
  * B.log, then the log is verified from B on.  So a kill -9 at any point
- * leaves either the old segments or the cleaned ones.
+ * leaves, for each cleaned segment, either it or all the old segments it
+ * replaces, never a part of both.  A pass with several cleaned segments may
+ * thus end half applied, which is still a valid, compacted-enough log:
+ * every offset is in exactly one segment and every key's latest record is
+ * kept (the next pass finishes the job).
  */
 struct kq_clean_config {
 	int64_t delete_retention_ms;	/* 86400000 */
