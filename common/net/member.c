@@ -942,29 +942,42 @@ fetch_offsets_once(struct kq_member *m, struct kq_member_tp *tps, int n)
 	return first;
 }
 
-int
-kq_member_fetch_offsets(struct kq_member *m, struct kq_member_tp *tps, int n)
+/*
+ * once() until it succeeds or fails for good: the coordinator's moves and
+ * broken connections (and the error also_retriable) are retried with
+ * backoff until the give-up timeout.
+ */
+static int
+retrying(struct kq_member *m, int (*once)(struct kq_member *, struct kq_member_tp *, int),
+	 struct kq_member_tp *tps, int n, int also_retriable, const char *what)
 {
 	struct retry rt = { 0 };
 	int r;
 
-	if (n <= 0)
-		return 0;
 	for (;;) {
 		if ((r = ensure_coord(m, &rt)) != 0)
 			return r;
-		r = fetch_offsets_once(m, tps, n);
+		r = once(m, tps, n);
 		if (r == 0 || r == KQ_ERR_AGAIN)
 			return r;
 		if (coordinator_error(r)) {
 			if (r != KQ_E_COORDINATOR_LOAD_IN_PROGRESS)
 				close_coord(m);
-		} else if (r != UNSTABLE_OFFSET_COMMIT && !local_retriable(r)) {
+		} else if (r != also_retriable && !local_retriable(r)) {
 			return r;
 		}
-		if ((r = backoff(m, &rt, "cannot fetch committed offsets")) != 0)
+		if ((r = backoff(m, &rt, what)) != 0)
 			return r;
 	}
+}
+
+int
+kq_member_fetch_offsets(struct kq_member *m, struct kq_member_tp *tps, int n)
+{
+	if (n <= 0)
+		return 0;
+	return retrying(m, fetch_offsets_once, tps, n, UNSTABLE_OFFSET_COMMIT,
+			"cannot fetch committed offsets");
 }
 
 static int
@@ -976,6 +989,10 @@ commit_once(struct kq_member *m, struct kq_member_tp *tps, int n)
 	const char **names;
 	int i, j, k, nt, r, first = 0;
 
+	if (!m->gen_valid) {
+		set_err(m, "no current generation to commit with");
+		return KQ_ERR_INVALID;
+	}
 	nt = distinct_topics(tps, n, &a, &names);
 	kq_OffsetCommitRequest_init(&req);
 	req.GroupId = kq_str_c(m->group);
@@ -1033,30 +1050,9 @@ commit_once(struct kq_member *m, struct kq_member_tp *tps, int n)
 int
 kq_member_commit(struct kq_member *m, struct kq_member_tp *tps, int n)
 {
-	struct retry rt = { 0 };
-	int r;
-
 	if (n <= 0)
 		return 0;
-	for (;;) {
-		if (!m->gen_valid) {
-			set_err(m, "no current generation to commit with");
-			return KQ_ERR_INVALID;
-		}
-		if ((r = ensure_coord(m, &rt)) != 0)
-			return r;
-		r = commit_once(m, tps, n);
-		if (r == 0 || r == KQ_ERR_AGAIN)
-			return r;
-		if (coordinator_error(r)) {
-			if (r != KQ_E_COORDINATOR_LOAD_IN_PROGRESS)
-				close_coord(m);
-		} else if (r != KQ_E_REQUEST_TIMED_OUT && !local_retriable(r)) {
-			return r;
-		}
-		if ((r = backoff(m, &rt, "cannot commit offsets")) != 0)
-			return r;
-	}
+	return retrying(m, commit_once, tps, n, KQ_E_REQUEST_TIMED_OUT, "cannot commit offsets");
 }
 
 void
