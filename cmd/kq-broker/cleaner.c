@@ -34,6 +34,7 @@ static bool job_ready, job_done, quit;
 static bool busy;
 static char *job_topic, *job_dir;
 static int32_t job_part;
+static int64_t job_start_ms;
 static int cursor;			/* round robin over partitions */
 static struct event *timer, *done_ev;
 
@@ -78,6 +79,7 @@ hand_over(struct topic *tp, struct partition *p, struct kq_clean_task *t)
 	job_topic = kq_xstrdup(tp->name);
 	job_dir = kq_xstrdup(kq_log_dir(p->log));
 	job_part = p->id;
+	job_start_ms = kq_now_ms();
 	pthread_mutex_lock(&mu);
 	job = t;
 	job_ready = true;
@@ -149,11 +151,12 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		rc = kq_log_clean_done(p->log, t, &st);
 		if (rc == 0 && st.records_kept < st.records_in)
 			kq_log_info("compacted %s-%d below offset %lld: %lld segments to %lld, "
-				    "%lld of %lld records kept, %lld to %lld bytes",
+				    "%lld of %lld records kept, %lld to %lld bytes, %lld ms",
 				    job_topic, (int)job_part, (long long)st.end,
 				    (long long)st.segments_in, (long long)st.segments_out,
 				    (long long)st.records_kept, (long long)st.records_in,
-				    (long long)st.bytes_in, (long long)st.bytes_out);
+				    (long long)st.bytes_in, (long long)st.bytes_out,
+				    (long long)(kq_now_ms() - job_start_ms));
 		else if (rc != KQ_ERR_AGAIN)
 			kq_log_warnx("compaction of %s-%d failed: %s", job_topic, (int)job_part,
 				     kq_err_str(rc));
