@@ -20,12 +20,14 @@ setup() {
 	D=$BATS_TEST_TMPDIR
 }
 
-# produce TOPIC FROM TO: unkeyed records vFROM..vTO through kcat -P, then
-# check they are all there.
+# produce TOPIC FROM TO: records vFROM..vTO through kcat -P, then check they
+# are all there.  Keyed (kN), so that every partition gets some: unkeyed
+# records would stick to one partition per batch.
 produce() {
 	local topic=$1 before after
 	before=$(kqc -t "$topic" -e -q | wc -l)
-	seq "$2" "$3" | sed 's/^/v/' | timeout 60 kcat -P -b "$KQ_BROKERS" -t "$topic" ||
+	seq "$2" "$3" | awk '{ print "k" $1 ":v" $1 }' |
+		timeout 60 kcat -P -K: -b "$KQ_BROKERS" -t "$topic" ||
 		fail "kcat -P into $topic failed"
 	after=$(kqc -t "$topic" -e -q | wc -l)
 	[ "$after" -eq $((before + $3 - $2 + 1)) ] ||
