@@ -1618,7 +1618,8 @@ kq_log_truncate(struct kq_log *log, int64_t offset)
 		if (ftruncate(s->fd, (off_t)pos) < 0)
 			return KQ_ERR_IO;
 		s->size = pos;
-		s->next = h.base;
+		/* In a compacted log offset may fall in a gap before that batch. */
+		s->next = KQ_MIN(h.base, offset);
 		if (s->next < s->base)
 			s->next = s->base;
 	}

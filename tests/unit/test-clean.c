@@ -813,6 +813,46 @@ test_crash_swap(void)
 	free(a);
 }
 
+/* Truncating a compacted log at an offset inside a gap ends the log there. */
+static void
+test_truncate_gap(void)
+{
+	struct kq_clean_config cc;
+	struct kq_clean_stats st;
+	struct kq_log_config c;
+	struct kq_log *log;
+	char *d = fresh_dir();
+	int64_t gap = -1, leo;
+	int i;
+
+	kq_clean_config_default(&cc);
+	cfg_small(&c, 1024);
+	log = open_log(d, &c, true);
+	want.n = 0;
+	fill_keys(log, &want, KQ_CODEC_NONE, 5, 40, 5, 1000);
+	T_EQ(kq_log_clean(log, &cc, kq_now_ms(), true, &st), 0);
+	T_EQ(read_all(log, &got, NULL) > 0, 1);
+	for (i = 0; i < got.n && gap < 0; i++) {
+		int64_t prev = i ? got.r[i - 1].offset : -1;
+
+		if (got.r[i].offset > prev + 2)
+			gap = prev + 2;
+	}
+	T_OK(gap > 0, "a gap");
+	T_EQ(kq_log_truncate(log, gap), 0);
+	T_EQ(kq_log_end(log), gap);
+	fill_keys(log, &want, KQ_CODEC_NONE, 5, 2, 5, 9000);
+	T_EQ(kq_log_end(log), gap + 10);
+	leo = kq_log_end(log);
+	kq_log_close(log);
+	log = open_log(d, &c, false);
+	T_EQ(kq_log_end(log), leo);
+	T_EQ(read_all(log, &got, NULL) > 0, 1);
+	T_EQ(got.r[got.n - 1].offset, leo - 1);
+	kq_log_close(log);
+	free(d);
+}
+
 /* A forward offset jump is damage in a log that never was compacted. */
 static void
 test_gap_needs_marker(void)
@@ -923,6 +963,7 @@ main(void)
 	T_RUN(test_map_full);
 	T_RUN(test_stale_task);
 	T_RUN(test_crash_swap);
+	T_RUN(test_truncate_gap);
 	T_RUN(test_gap_needs_marker);
 	T_RUN(test_filter_batch);
 	{
