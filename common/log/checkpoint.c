@@ -23,26 +23,14 @@ int
 kq_write_file_atomic(const char *path, const void *p, size_t n)
 {
 	char *tmp, *dir, *slash;
-	const unsigned char *q = p;
 	int fd, dfd, saved;
-	ssize_t w;
 
 	tmp = kq_xasprintf("%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		goto fail;
-	while (n > 0) {
-		w = kq_io.write(fd, q, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = ENOSPC;
-			goto fail_close;
-		}
-		q += w;
-		n -= (size_t)w;
-	}
+	if (kq_io_write_all(fd, p, n) < 0)
+		goto fail_close;
 	if (kq_io.fsync(fd) < 0)
 		goto fail_close;
 	if (close(fd) < 0) {

@@ -2,6 +2,7 @@
  * io.c - the I/O seam.  Every data write of the log goes through kq_io so
  * tests can inject ENOSPC, EIO and short writes without a full disk.
  */
+#include <errno.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -31,3 +32,24 @@ io_fdatasync(int fd)
 }
 
 struct kq_io kq_io = { io_write, io_pwrite, io_fsync, io_fdatasync };
+
+int
+kq_io_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *q = p;
+	ssize_t w;
+
+	while (n > 0) {
+		w = kq_io.write(fd, q, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			return KQ_ERR_IO;
+		}
+		q += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}

@@ -2025,29 +2025,9 @@ keep_record(void *arg, const struct kq_record *rec)
 }
 
 static int
-write_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = kq_io.write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = ENOSPC;
-			return KQ_ERR_IO;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
 out_flush(struct kq_clean_task *t, struct seg *s)
 {
-	int rc = write_all(s->fd, t->wbuf.buf, t->wbuf.len);
+	int rc = kq_io_write_all(s->fd, t->wbuf.buf, t->wbuf.len);
 
 	kq_buf_reset(&t->wbuf);
 	return rc;

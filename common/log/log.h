@@ -287,5 +287,7 @@ struct kq_io {
 	int (*fdatasync)(int fd);
 };
 extern struct kq_io kq_io;
+/* write(2) through kq_io until all is written: 0, or KQ_ERR_IO (ENOSPC for a write of 0). */
+int kq_io_write_all(int fd, const void *p, size_t n);
 
 #endif
