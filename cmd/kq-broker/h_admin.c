@@ -153,6 +153,11 @@ h_delete_topics(struct req *rq)
 			tr->ErrorCode = KQ_E_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
+		if (t->internal) {
+			/* The coordinator's state lives there. */
+			tr->ErrorCode = KQ_E_INVALID_REQUEST;
+			continue;
+		}
 		topic_delete(t);
 	}
 	w = api_wbuf();
@@ -197,6 +202,10 @@ h_create_partitions(struct req *rq)
 		} else if (!t) {
 			rc = KQ_E_UNKNOWN_TOPIC_OR_PARTITION;
 			snprintf(msg, sizeof(msg), "The topic does not exist.");
+		} else if (t->internal) {
+			/* Groups are placed by hash modulo its partition count. */
+			rc = KQ_E_INVALID_REQUEST;
+			snprintf(msg, sizeof(msg), "Internal topics cannot grow.");
 		} else if (ct->Count <= t->nparts) {
 			rc = KQ_E_INVALID_PARTITIONS;
 			snprintf(msg, sizeof(msg), "Topic currently has %d partitions, which is "
