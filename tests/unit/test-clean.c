@@ -290,7 +290,7 @@ fill_keys(struct kq_log *log, struct model *m, int codec, int nkeys, int rounds,
 		append_batch(log, m, codec, n, keys, vals, ts);
 }
 
-static struct model want, got;
+static struct model want, got, view_before;
 
 /* ---- retention ---- */
 
@@ -813,6 +813,62 @@ test_crash_swap(void)
 	free(a);
 }
 
+static ssize_t
+fail_write(int fd, const void *p, size_t n)
+{
+	(void)fd;
+	(void)p;
+	(void)n;
+	errno = ENOSPC;
+	return -1;
+}
+
+static int
+fail_fsync(int fd)
+{
+	(void)fd;
+	errno = EIO;
+	return -1;
+}
+
+/* A full disk or a failing fsync while cleaning: an error, the log untouched. */
+static void
+test_clean_io_errors(void)
+{
+	struct kq_clean_config cc;
+	struct kq_log_config c;
+	struct kq_log *log;
+	struct kq_io saved = kq_io;
+	char *d = fresh_dir();
+	int round;
+
+	kq_clean_config_default(&cc);
+	cfg_small(&c, 1024);
+	log = open_log(d, &c, true);
+	want.n = 0;
+	fill_keys(log, &want, KQ_CODEC_GZIP, 10, 30, 5, 1000);
+	/* The marker first exists: its own write is not what fails below. */
+	T_EQ(kq_log_clean(log, &cc, kq_now_ms(), true, NULL), 0);
+	fill_keys(log, &want, KQ_CODEC_GZIP, 10, 30, 5, 2000);
+	T_EQ(read_all(log, &view_before, NULL) > 0, 1);
+	for (round = 0; round < 2; round++) {
+		if (round == 0)
+			kq_io.write = fail_write;
+		else
+			kq_io.fsync = fail_fsync;
+		T_EQ(kq_log_clean(log, &cc, kq_now_ms(), true, NULL), KQ_ERR_IO);
+		kq_io = saved;
+		T_EQ(count_files(kq_log_dir(log), ".cleaned"), 0);
+		T_EQ(read_all(log, &got, NULL), view_before.n);
+		T_OK(same(&got, &view_before), "round %d: log unchanged", round);
+	}
+	T_EQ(kq_log_clean(log, &cc, kq_now_ms(), true, NULL), 0);
+	T_EQ(read_all(log, &got, NULL) > 0, 1);
+	T_OK(got.n < view_before.n, "cleaned after the disk recovered");
+	kq_log_close(log);
+	free(d);
+}
+
 /* Truncating a compacted log at an offset inside a gap ends the log there. */
 static void
 test_truncate_gap(void)
@@ -963,6 +1019,7 @@ main(void)
 	T_RUN(test_map_full);
 	T_RUN(test_stale_task);
 	T_RUN(test_crash_swap);
+	T_RUN(test_clean_io_errors);
 	T_RUN(test_truncate_gap);
 	T_RUN(test_gap_needs_marker);
 	T_RUN(test_filter_batch);
