@@ -181,6 +181,19 @@ print(n)' "$BATS_TEST_TMPDIR/j"
 	printf '%s\n' "$output" | grep -q '"js"'
 }
 
+@test "the internal __consumer_offsets topic can be neither deleted nor grown" {
+	run --separate-stderr kqt list --internal
+	assert_status 0
+	[[ "$output" == *__consumer_offsets* ]] || fail "no internal topic listed: $output"
+	run --separate-stderr kqt delete __consumer_offsets -y
+	assert_status 1
+	run --separate-stderr kqt alter __consumer_offsets -p 200
+	assert_status 1
+	[[ "$stderr" == *"Internal topics cannot grow"* ]] || fail "stderr: $stderr"
+	run --separate-stderr kqt list --internal
+	[[ "$output" == *__consumer_offsets* ]]
+}
+
 @test "topics survive a broker restart" {
 	kqt create durable-topic -p 3 -c retention.ms=3600000
 	printf 'kept\n' | kqp -t durable-topic -p 2
@@ -193,17 +206,4 @@ print(n)' "$BATS_TEST_TMPDIR/j"
 	[[ "$output" == *retention.ms=3600000* ]] || fail "$output"
 	run --separate-stderr kqc -t durable-topic -e
 	[ "$output" = kept ]
-}
-
-@test "the internal __consumer_offsets topic can be neither deleted nor grown" {
-	run --separate-stderr kqt list --internal
-	assert_status 0
-	[[ "$output" == *__consumer_offsets* ]] || fail "no internal topic listed: $output"
-	run --separate-stderr kqt delete __consumer_offsets -y
-	assert_status 1
-	run --separate-stderr kqt alter __consumer_offsets -p 200
-	assert_status 1
-	[[ "$stderr" == *"Internal topics cannot grow"* ]] || fail "stderr: $stderr"
-	run --separate-stderr kqt list --internal
-	[[ "$output" == *__consumer_offsets* ]]
 }
