@@ -869,6 +869,65 @@ test_clean_io_errors(void)
 	free(d);
 }
 
+/* Hostile bytes: an undecodable batch is kept as is; a damaged segment stops the pass. */
+static void
+test_clean_hostile(void)
+{
+	struct kq_batch_builder bb;
+	struct kq_clean_config cc;
+	struct kq_clean_stats st;
+	struct kq_log_config c;
+	struct kq_log *log;
+	struct kq_buf b = { 0 };
+	unsigned char junk[64];
+	char *d = fresh_dir(), *p;
+	int64_t base;
+	int fd, n;
+
+	kq_clean_config_default(&cc);
+	cfg_small(&c, 1024);
+	log = open_log(d, &c, true);
+	want.n = 0;
+	fill_keys(log, &want, KQ_CODEC_NONE, 5, 10, 5, 1000);
+	/* Claims gzip, holds plain records: CRC fine, payload not gzip. */
+	kq_bb_init(&bb, KQ_CODEC_NONE);
+	bb.producer_id = -1;
+	bb.producer_epoch = -1;
+	bb.base_sequence = -1;
+	kq_bb_add(&bb, 1, (struct kq_bytes){ (const unsigned char *)"key-0", 5 },
+		  (struct kq_bytes){ (const unsigned char *)"value-0", 7 }, NULL, 0);
+	KQ_ASSERT(kq_bb_finish(&bb, &b) == 0);
+	kq_bb_free(&bb);
+	kq_put16(b.buf + KQ_BATCH_OFF_ATTRIBUTES, KQ_CODEC_GZIP);
+	kq_put32(b.buf + KQ_BATCH_OFF_CRC, kq_crc32c(0, b.buf + KQ_BATCH_OFF_ATTRIBUTES,
+						      b.len - KQ_BATCH_OFF_ATTRIBUTES));
+	T_EQ(kq_log_append(log, b.buf, b.len, 0, true, &base), 0);
+	kq_buf_free(&b);
+	fill_keys(log, &want, KQ_CODEC_NONE, 5, 20, 5, 2000);
+	T_EQ(kq_log_clean(log, &cc, kq_now_ms(), true, &st), 0);
+	T_EQ(st.batches_undecodable, 2);	/* once mapping, once filtering */
+	{
+		struct kq_slice sl[4];
+
+		T_EQ(kq_log_read(log, base, kq_log_end(log), 1, true, sl, 4, &n), 0);
+		T_EQ(n, 1);
+		T_EQ(sl[0].first_offset, base);
+	}
+	/* Garbage over a closed segment's first batch header. */
+	fill_keys(log, &want, KQ_CODEC_NONE, 5, 20, 5, 3000);
+	p = kq_xasprintf("%s/00000000000000000000.log", kq_log_dir(log));
+	fd = open(p, O_WRONLY);
+	memset(junk, 0xee, sizeof(junk));
+	T_EQ(pwrite(fd, junk, sizeof(junk), 0), (ssize_t)sizeof(junk));
+	close(fd);
+	free(p);
+	T_EQ(kq_log_clean(log, &cc, kq_now_ms(), true, &st), KQ_ERR_CORRUPT);
+	T_EQ(count_files(kq_log_dir(log), ".cleaned"), 0);
+	T_EQ(count_files(kq_log_dir(log), ".swap"), 0);
+	kq_log_close(log);
+	free(d);
+}
+
 /* Truncating a compacted log at an offset inside a gap ends the log there. */
 static void
 test_truncate_gap(void)
@@ -1020,6 +1079,7 @@ main(void)
 	T_RUN(test_stale_task);
 	T_RUN(test_crash_swap);
 	T_RUN(test_clean_io_errors);
+	T_RUN(test_clean_hostile);
 	T_RUN(test_truncate_gap);
 	T_RUN(test_gap_needs_marker);
 	T_RUN(test_filter_batch);
