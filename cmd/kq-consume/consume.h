@@ -98,6 +98,10 @@ struct out {
 	/* Called after everything pending was written (group: what may be
 	 * committed now). */
 	void (*flushed)(void *arg);
+	/* If set, called every 100 ms while the reader leaves no room (group:
+	 * heartbeats); writes then never block. */
+	void (*wait)(void *arg);
+	bool regular;			/* fd never blocks (file, /dev/null) */
 	void *arg;
 };
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "consume.h"
 
@@ -165,6 +167,13 @@ note_flushed(void *arg)
 	for (i = 0; i < rn->nparts; i++)
 		if (rn->parts[i].assigned)
 			rn->parts[i].flushed = rn->parts[i].next;
+}
+
+/* Stdout has no room: keep our place in the group meanwhile. */
+static void
+wait_for_reader(void *arg)
+{
+	group_poll(arg, false);
 }
 
 static struct part *
@@ -363,6 +372,7 @@ group_run(struct run *rn)
 {
 	struct opts *op = rn->op;
 	struct kq_member_config mc;
+	struct stat st;
 	int32_t prev_gen = -1;
 	int i, err, status;
 
@@ -389,6 +399,9 @@ group_run(struct run *rn)
 	mc.warn = kq_cli_client_warn;
 	rn->member = kq_member_new(rn->cl, &mc);
 	rn->out.flushed = note_flushed;
+	rn->out.wait = wait_for_reader;
+	rn->out.regular = fstat(rn->out.fd, &st) == 0 &&
+			  (S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && !isatty(rn->out.fd)));
 	rn->out.arg = rn;
 	for (;;) {
 		if (!kq_member_can_commit(rn->member))

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,30 @@ out_init(struct out *o, int fd, bool unbuffered)
 }
 
 /*
+ * How much to write next.  With a wait hook (a group member must keep
+ * heartbeating), a reader that stopped reading must not hold us inside
+ * write(2): wait for room in 100 ms steps, calling the hook, and then write
+ * to a pipe, socket or terminal at most PIPE_BUF bytes, which POLLOUT
+ * promises fit without blocking.
+ */
+static size_t
+out_room(struct out *o, size_t want)
+{
+	struct pollfd pfd = { o->fd, POLLOUT, 0 };
+	int r;
+
+	if (!o->wait)
+		return want;
+	while ((r = poll(&pfd, 1, 100)) <= 0) {
+		if (r == 0)
+			o->wait(o->arg);
+		else if (errno != EINTR)
+			break;
+	}
+	return o->regular ? want : KQ_MIN(want, PIPE_BUF);
+}
+
+/*
  * Write everything pending: 0, OUT_EPIPE when the reader went away, or
  * OUT_ERROR with o->err set.  EINTR is retried: signals are looked at
  * between records, and a half-written record must not be cut.
@@ -49,7 +74,7 @@ out_flush(struct out *o)
 	if (o->state)
 		return o->state;
 	while (off < o->buf.len) {
-		n = write(o->fd, o->buf.buf + off, o->buf.len - off);
+		n = write(o->fd, o->buf.buf + off, out_room(o, o->buf.len - off));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -200,6 +200,29 @@ expect_disjoint_partitions() {
 	expect_exact 1 800 "$D"/a.out "$D"/b.out
 }
 
+@test "a paused reader does not cost the member its place in the group" {
+	create_topic cg10 -p 2
+	produce cg10 1 40000
+	# a's reader sleeps for well over the session timeout with a full pipe.
+	mkfifo "$D/fifo"
+	: > "$D/a.out"
+	(exec < "$D/fifo"; sleep 8; cat > "$D/a.out") 3>&- &
+	track_pid $!
+	kq-consume -g g10 -t cg10 -v -f '%p %o %s\n' -X session.timeout.ms=3000 \
+		-X heartbeat.interval.ms=300 < /dev/null > "$D/fifo" 2> "$D/a.err" 3>&- &
+	echo $! > "$D/a.pid"
+	track_pid $!
+	member b g10 cg10 -v -X session.timeout.ms=3000
+	wait_values 1 40000 "$D"/a.out "$D"/b.out
+	for m in a b; do
+		stop_member "$m" TERM
+		[ "$mstatus" -eq 143 ] || fail "$m exited $mstatus: $(cat "$D/$m.err")"
+	done
+	expect_exact 1 40000 "$D"/a.out "$D"/b.out
+	expect_disjoint_partitions "$D"/a.out "$D"/b.out
+	! grep -h 'rebalancing' "$D"/a.err "$D"/b.err || fail "the group rebalanced"
+}
+
 @test "--no-commit peeks; -o applies only to partitions without a committed offset" {
 	create_topic cg7 -p 2
 	produce cg7 1 100
