@@ -427,6 +427,8 @@ group_run(struct run *rn)
 	status = finish(rn);
 	group_commit(rn, "exit");
 	kq_member_leave(rn->member, LEAVE_TIMEOUT_MS);
+	rn->out.flushed = NULL;
+	rn->out.wait = NULL;
 	kq_member_free(rn->member);
 	rn->member = NULL;
 	return status;
