@@ -388,6 +388,58 @@ struct alter {
 	int op;
 };
 
+/* Does the comma-separated list have item (n bytes)? */
+static bool
+list_has(const char *list, const char *item, size_t n)
+{
+	while (*list) {
+		size_t len = strcspn(list, ",");
+
+		if (len == n && strncmp(list, item, n) == 0)
+			return true;
+		list += len + (list[len] == ',');
+	}
+	return false;
+}
+
+/*
+ * APPEND / SUBTRACT on a list config: the current value (the override, else
+ * the default) with the items of arg added (once each) or removed.
+ */
+static char *
+list_edit(struct kq_arena *a, const char *cur, const char *key, const char *arg, bool append)
+{
+	char *dflt = cur ? NULL : topic_config_default(key);
+	const char *base = cur ? cur : dflt ? dflt : "", *p;
+	struct kq_buf b = { 0 };
+	char *out;
+
+	for (p = base; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (len && (append || !list_has(arg, p, len))) {
+			if (b.len)
+				kq_buf_addc(&b, ',');
+			kq_buf_add(&b, p, len);
+		}
+		p += len + (p[len] == ',');
+	}
+	for (p = append ? arg : ""; *p;) {
+		size_t len = strcspn(p, ",");
+
+		if (len && !list_has(kq_buf_cstr(&b), p, len)) {
+			if (b.len)
+				kq_buf_addc(&b, ',');
+			kq_buf_add(&b, p, len);
+		}
+		p += len + (p[len] == ',');
+	}
+	out = kq_arena_strndup(a, b.len ? (const char *)b.buf : "", b.len);
+	kq_buf_free(&b);
+	free(dflt);
+	return out;
+}
+
 /*
  * Apply one resource's changes.  AlterConfigs (OP_REPLACE_ALL entries)
  * replaces the whole override set; incremental ops edit the current one.
@@ -423,9 +475,11 @@ alter_resource(int8_t type, struct kq_str rname, const struct alter *al, int n, 
 		}
 	}
 	for (i = 0; i < n; i++) {
-		if (al[i].op == OP_APPEND || al[i].op == OP_SUBTRACT) {
-			snprintf(msg, msglen, "APPEND/SUBTRACT are not supported for %s", al[i].name);
-			return KQ_E_INVALID_REQUEST;
+		if ((al[i].op == OP_APPEND || al[i].op == OP_SUBTRACT) &&
+		    strcmp(al[i].name, "cleanup.policy") != 0) {
+			snprintf(msg, msglen, "Config value append/subtract is not allowed for "
+				 "config key %s (not a list)", al[i].name);
+			return KQ_E_INVALID_CONFIG;
 		}
 		if (al[i].op > OP_SUBTRACT || al[i].op < OP_REPLACE_ALL) {
 			snprintf(msg, msglen, "Unknown config operation %d", al[i].op);
@@ -447,7 +501,11 @@ alter_resource(int8_t type, struct kq_str rname, const struct alter *al, int n, 
 			return KQ_E_INVALID_CONFIG;
 		}
 		keys[j] = (char *)al[i].name;
-		vals[j] = (char *)al[i].value;
+		if (al[i].op == OP_APPEND || al[i].op == OP_SUBTRACT)
+			vals[j] = list_edit(a, j < nk ? vals[j] : NULL, al[i].name, al[i].value,
+					    al[i].op == OP_APPEND);
+		else
+			vals[j] = (char *)al[i].value;
 		if (j == nk)
 			nk++;
 	}

@@ -194,6 +194,20 @@ print(n)' "$BATS_TEST_TMPDIR/j"
 	[[ "$output" == *__consumer_offsets* ]]
 }
 
+@test "IncrementalAlterConfigs APPEND/SUBTRACT edit the cleanup.policy list; other keys refuse them" {
+	kqt create lists -p 1
+	run "$KQ_PY" "$KQ_INTEROP/incr_alter.py" "$KQ_BROKERS" lists cleanup.policy 2 compact
+	[ "$output" = "0 " ] || fail "append: $output"
+	run --separate-stderr kqt describe lists --configs
+	[[ "$output" == *"cleanup.policy=delete,compact "* ]] || fail "$output"
+	run "$KQ_PY" "$KQ_INTEROP/incr_alter.py" "$KQ_BROKERS" lists cleanup.policy 3 delete
+	[ "$output" = "0 " ] || fail "subtract: $output"
+	run --separate-stderr kqt describe lists --configs
+	[[ "$output" == *"cleanup.policy=compact "* ]] || fail "$output"
+	run "$KQ_PY" "$KQ_INTEROP/incr_alter.py" "$KQ_BROKERS" lists retention.ms 2 5
+	[[ "$output" == "40 "*"not a list"* ]] || fail "append to a scalar: $output"
+}
+
 @test "topics survive a broker restart" {
 	kqt create durable-topic -p 3 -c retention.ms=3600000
 	printf 'kept\n' | kqp -t durable-topic -p 2
