@@ -32,6 +32,8 @@ struct kq_client {
 	int8_t isolation;
 	void (*warn)(void *, const char *);
 	void *warn_arg;
+	bool (*stop)(void *);
+	void *stop_arg;
 
 	struct kq_conn *bconn;		/* bootstrap connection */
 	struct node_conn *nodes;
@@ -73,8 +75,15 @@ kq_backoff_ms(int attempt)
 	return d + (int64_t)((double)d * j);
 }
 
+static bool
+stopping(const struct kq_client *cl)
+{
+	return cl->stop && cl->stop(cl->stop_arg);
+}
+
+/* A backoff sleep; a signal that makes stop() true ends it early. */
 static void
-sleep_ms(int64_t ms)
+sleep_ms(const struct kq_client *cl, int64_t ms)
 {
 	struct timespec ts;
 
@@ -82,7 +91,7 @@ sleep_ms(int64_t ms)
 		return;
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stopping(cl))
 		;
 }
 
@@ -216,6 +225,13 @@ kq_client_set_warn(struct kq_client *cl, void (*fn)(void *arg, const char *msg),
 }
 
 void
+kq_client_set_stop(struct kq_client *cl, bool (*fn)(void *arg), void *arg)
+{
+	cl->stop = fn;
+	cl->stop_arg = arg;
+}
+
+void
 kq_client_set_request_timeout(struct kq_client *cl, int64_t ms)
 {
 	cl->req_timeout_ms = ms > 0 ? ms : 30000;
@@ -267,6 +283,10 @@ kq_client_connect(struct kq_client *cl)
 	kq_conn_close(cl->bconn);
 	cl->bconn = NULL;
 	for (;;) {
+		if (stopping(cl)) {
+			cl_err(cl, "interrupted");
+			return KQ_ERR_AGAIN;
+		}
 		for (i = 0; i < cl->n_boot; i++) {
 			struct hostport *hp = &cl->boot[(cl->next_boot + i) % cl->n_boot];
 
@@ -303,7 +323,7 @@ kq_client_connect(struct kq_client *cl)
 		wait = kq_backoff_ms(attempt++);
 		if (cl->timeout_ms)
 			wait = KQ_MIN(wait, cl->timeout_ms - (now - start));
-		sleep_ms(wait);
+		sleep_ms(cl, wait);
 	}
 }
 
@@ -509,7 +529,9 @@ call_any(struct kq_client *cl, int16_t api, int16_t our_max, int16_t our_min,
 			return r;
 		if (cl->timeout_ms && kq_mono_ms() - start >= cl->timeout_ms)
 			return r == KQ_ERR_TIMEOUT ? r : KQ_ERR_TIMEOUT;
-		sleep_ms(kq_backoff_ms(attempt++));
+		if (stopping(cl))
+			return KQ_ERR_AGAIN;
+		sleep_ms(cl, kq_backoff_ms(attempt++));
 	}
 }
 

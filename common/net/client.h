@@ -191,6 +191,13 @@ void kq_client_free(struct kq_client *cl);	/* closes all connections; NULL fine 
  * kq_cli_client_warn (cli.h) is the usual fn.
  */
 void kq_client_set_warn(struct kq_client *cl, void (*fn)(void *arg, const char *msg), void *arg);
+/*
+ * Let retries end early (a tool's first SIGINT/SIGTERM): fn(arg) is checked
+ * between attempts and when a signal interrupts a backoff sleep; once it is
+ * true, kq_client_connect and the calls retrying through it return
+ * KQ_ERR_AGAIN (errstr "interrupted").  NULL (the default): retry on.
+ */
+void kq_client_set_stop(struct kq_client *cl, bool (*fn)(void *arg), void *arg);
 /* Per-request timeout (default: the give-up timeout, or 30 s if that is 0). */
 void kq_client_set_request_timeout(struct kq_client *cl, int64_t ms);
 /* ListOffsets isolation: false = read_uncommitted (default), true = read_committed. */
