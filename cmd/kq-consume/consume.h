@@ -123,6 +123,10 @@ struct run {
 };
 
 extern volatile sig_atomic_t got_signal;
+/* Set once the clean shutdown starts (the final commit and leave). */
+extern bool shutting_down;
+/* A signal ends blocking waits and retries, except during the shutdown. */
+bool stop_requested(void *arg);
 
 /* main.c */
 int out_flush(struct out *o);

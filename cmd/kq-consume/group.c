@@ -148,15 +148,6 @@ group_check_opts(const struct opts *op)
 
 /* ---- membership ---- */
 
-static bool shutting_down;
-
-/* A signal ends waits for the group, except for the final commit and leave. */
-static bool
-stop_requested(void *arg)
-{
-	return got_signal && !shutting_down;
-}
-
 /* Everything before each partition's position has reached stdout. */
 static void
 note_flushed(void *arg)

@@ -22,6 +22,13 @@
 #include "consume.h"
 
 volatile sig_atomic_t got_signal;
+bool shutting_down;
+
+bool
+stop_requested(void *arg)
+{
+	return got_signal && !shutting_down;
+}
 
 /* ---- output ---- */
 
@@ -1399,9 +1406,13 @@ run(struct opts *op)
 				    sizeof(err_text))))
 		kq_usage_error("%s", err_text);
 	kq_client_set_warn(rn.cl, kq_cli_client_warn, NULL);
+	kq_client_set_stop(rn.cl, stop_requested, NULL);
 	/* Connection problems are retried inside the client until --timeout. */
-	if ((err = kq_client_connect(rn.cl)) != 0)
+	if ((err = kq_client_connect(rn.cl)) != 0) {
+		if (got_signal)
+			return finish(&rn);
 		kq_die(KQ_EXIT_UNAVAILABLE, "%s", kq_client_errstr(rn.cl));
+	}
 	while ((err = load_metadata(&rn, rn.parts == NULL)) != 0) {
 		if (got_signal)
 			return finish(&rn);

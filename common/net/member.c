@@ -17,6 +17,7 @@
 #define DEFAULT_REBALANCE_MS 60000
 #define DEFAULT_HEARTBEAT_MS 3000
 #define REQUEST_TIMEOUT_MS 30000
+#define CONNECT_TIMEOUT_MS 5000
 /* A held JoinGroup/SyncGroup may last the whole rebalance timeout. */
 #define HELD_SLACK_MS 10000
 #define WARN_EVERY_MS 30000
@@ -53,6 +54,7 @@ struct kq_member {
 
 	struct kq_conn *conn;		/* to the coordinator; NULL while unknown */
 	int32_t coord_node;
+	int next_broker;		/* where discovery starts (metadata index) */
 	char coord_name[320];
 
 	char *member_id;		/* never NULL; "" before the first join */
@@ -80,6 +82,7 @@ struct kq_member {
 struct retry {
 	int attempt;
 	int64_t first_ms;		/* 0: no failure yet */
+	int64_t until_ms;		/* give up at this time too; 0: no limit */
 };
 
 static void
@@ -241,6 +244,12 @@ backoff(struct kq_member *m, struct retry *rt, const char *what)
 
 	if (!rt->first_ms)
 		rt->first_ms = now;
+	if (rt->until_ms && now >= rt->until_ms) {
+		snprintf(msg, sizeof(msg), "%s (%s); the group has dropped this member by now",
+			 what, m->errstr);
+		set_err(m, "%.*s", (int)sizeof(m->errstr) - 1, msg);
+		return KQ_ERR_TIMEOUT;
+	}
 	if (limit > 0 && now - rt->first_ms >= limit) {
 		snprintf(msg, sizeof(msg), "%s (%s); gave up after %llds", what, m->errstr,
 			 (long long)(limit / 1000));
@@ -256,6 +265,8 @@ backoff(struct kq_member *m, struct retry *rt, const char *what)
 	delay = kq_backoff_ms(rt->attempt++);
 	if (limit > 0)
 		delay = KQ_MIN(delay, KQ_MAX(limit - (now - rt->first_ms), 1));
+	if (rt->until_ms)
+		delay = KQ_MIN(delay, KQ_MAX(rt->until_ms - now, 1));
 	while (delay > 0) {
 		int64_t step = KQ_MIN(delay, 50);
 
@@ -338,68 +349,120 @@ fail:
 	return r;
 }
 
+/* Make conn (node id node) the coordinator connection. */
+static void
+use_coord(struct kq_member *m, struct kq_conn *conn, int32_t node)
+{
+	close_coord(m);
+	kq_conn_set_node(conn, node);
+	m->conn = conn;
+	m->coord_node = node;
+	snprintf(m->coord_name, sizeof(m->coord_name), "%s (node %d)", kq_conn_name(conn),
+		 (int)node);
+}
+
 /*
- * One FindCoordinator round trip and a connection to the answer.  0, a
- * Kafka code (COORDINATOR_NOT_AVAILABLE while the broker sets up its
- * offsets topic), or a local error; errstr says why.
+ * FindCoordinator over conn.  0 with the answer in node/host/port, a Kafka
+ * code (COORDINATOR_NOT_AVAILABLE while the broker sets up its offsets
+ * topic), or a local error (conn is then out of step: fail it).
  */
 static int
-find_once(struct kq_member *m)
+ask_coordinator(struct kq_member *m, struct kq_conn *conn, int32_t *node, char *host,
+		size_t hostlen, int *port)
 {
 	struct kq_FindCoordinatorRequest req;
 	struct kq_FindCoordinatorResponse resp;
 	struct kq_arena a = { 0 };
-	struct kq_conn *any, *conn;
-	char host[256], err[384];
 	int v, r;
 
-	if ((r = kq_client_any_conn(m->cl, &any)) != 0) {
-		set_err(m, "%s", kq_client_errstr(m->cl));
-		return r;
-	}
-	if ((v = kq_conn_version(any, KQ_API_FIND_COORDINATOR, V_FIND_COORDINATOR)) < 0) {
+	if ((v = kq_conn_version(conn, KQ_API_FIND_COORDINATOR, V_FIND_COORDINATOR)) < 0) {
 		set_err(m, "%s: broker does not support consumer groups (FindCoordinator)",
-			kq_conn_name(any));
+			kq_conn_name(conn));
 		return KQ_ERR_UNSUPPORTED;
 	}
 	kq_FindCoordinatorRequest_init(&req);
 	req.Key = kq_str_c(m->group);
 	req.KeyType = 0;
-	r = kq_conn_call(any, KQ_API_FIND_COORDINATOR, (int16_t)v, &req, &a, &resp,
+	r = kq_conn_call(conn, KQ_API_FIND_COORDINATOR, (int16_t)v, &req, &a, &resp,
 			 REQUEST_TIMEOUT_MS);
 	if (r < 0) {
-		set_err(m, "%s", kq_conn_errstr(any));
-		/* A half-finished exchange leaves the connection out of step. */
-		kq_conn_fail(any, r);
-		goto out;
-	}
-	if ((r = resp.ErrorCode) != 0) {
+		set_err(m, "%s", kq_conn_errstr(conn));
+		kq_conn_fail(conn, r);
+	} else if ((r = resp.ErrorCode) != 0) {
 		set_err(m, "FindCoordinator: %s", kq_err_str(r));
-		goto out;
-	}
-	if (resp.Host.len <= 0 || resp.Host.len >= (int32_t)sizeof(host) || resp.Port <= 0 ||
-	    resp.Port > 65535) {
+	} else if (resp.Host.len <= 0 || (size_t)resp.Host.len >= hostlen || resp.Port <= 0 ||
+		   resp.Port > 65535) {
 		set_err(m, "FindCoordinator: bad coordinator address");
 		r = KQ_ERR_CORRUPT;
-		goto out;
+	} else {
+		memcpy(host, resp.Host.p, (size_t)resp.Host.len);
+		host[resp.Host.len] = 0;
+		*port = resp.Port;
+		*node = resp.NodeId;
 	}
-	memcpy(host, resp.Host.p, (size_t)resp.Host.len);
-	host[resp.Host.len] = 0;
-	close_coord(m);
-	r = kq_conn_open(&conn, host, resp.Port, m->client_id, REQUEST_TIMEOUT_MS, err,
-			 sizeof(err));
-	if (r < 0) {
-		set_err(m, "%s", err);
-		goto out;
-	}
-	kq_conn_set_node(conn, resp.NodeId);
-	m->conn = conn;
-	m->coord_node = resp.NodeId;
-	snprintf(m->coord_name, sizeof(m->coord_name), "%s (node %d)", kq_conn_name(conn),
-		 (int)resp.NodeId);
-out:
 	kq_arena_free(&a);
 	return r;
+}
+
+/*
+ * One round of coordinator discovery: FindCoordinator to each broker of the
+ * client's last metadata in turn, over connections of our own (the
+ * client's may have fetches in flight, and its reconnect loop would hold us
+ * for its whole give-up timeout), then a connection to the answer.  Before
+ * any metadata, through the client's bootstrap connection.  0, a Kafka code
+ * or a local error; errstr says why.
+ */
+static int
+find_once(struct kq_member *m)
+{
+	const struct kq_metadata *md = kq_client_cached(m->cl);
+	struct kq_conn *conn = NULL;
+	char host[256], err[384];
+	int32_t node = -1;
+	int i, n, port = 0, r = KQ_ERR_IO;
+
+	if (!md || md->n_brokers <= 0) {
+		struct kq_conn *any;
+
+		if ((r = kq_client_any_conn(m->cl, &any)) != 0) {
+			set_err(m, "%s", kq_client_errstr(m->cl));
+			return r;
+		}
+		r = ask_coordinator(m, any, &node, host, sizeof(host), &port);
+	} else {
+		n = md->n_brokers;
+		for (i = 0; i < n; i++) {
+			const struct kq_md_broker *b = &md->brokers[(m->next_broker + i) % n];
+
+			r = kq_conn_open(&conn, b->host, b->port, m->client_id, CONNECT_TIMEOUT_MS,
+					 err, sizeof(err));
+			if (r < 0) {
+				set_err(m, "%s", err);
+				continue;
+			}
+			r = ask_coordinator(m, conn, &node, host, sizeof(host), &port);
+			if (r == 0 && node == b->id) {
+				/* The broker asked is the coordinator: keep talking. */
+				m->next_broker = (m->next_broker + i) % n;
+				use_coord(m, conn, node);
+				return 0;
+			}
+			kq_conn_close(conn);
+			if (r == 0 || !local_retriable(r)) {
+				m->next_broker = (m->next_broker + i) % n;
+				break;
+			}
+		}
+	}
+	if (r != 0)
+		return r;
+	r = kq_conn_open(&conn, host, port, m->client_id, CONNECT_TIMEOUT_MS, err, sizeof(err));
+	if (r < 0) {
+		set_err(m, "%s", err);
+		return r;
+	}
+	use_coord(m, conn, node);
+	return 0;
 }
 
 /* A working coordinator connection, retrying until the give-up timeout. */
@@ -945,15 +1008,17 @@ fetch_offsets_once(struct kq_member *m, struct kq_member_tp *tps, int n)
 /*
  * once() until it succeeds or fails for good: the coordinator's moves and
  * broken connections (and the error also_retriable) are retried with
- * backoff until the give-up timeout.
+ * backoff until the give-up timeout, or until until_ms if that is not 0.
  */
 static int
 retrying(struct kq_member *m, int (*once)(struct kq_member *, struct kq_member_tp *, int),
-	 struct kq_member_tp *tps, int n, int also_retriable, const char *what)
+	 struct kq_member_tp *tps, int n, int also_retriable, int64_t until_ms,
+	 const char *what)
 {
 	struct retry rt = { 0 };
 	int r;
 
+	rt.until_ms = until_ms;
 	for (;;) {
 		if ((r = ensure_coord(m, &rt)) != 0)
 			return r;
@@ -976,7 +1041,7 @@ kq_member_fetch_offsets(struct kq_member *m, struct kq_member_tp *tps, int n)
 {
 	if (n <= 0)
 		return 0;
-	return retrying(m, fetch_offsets_once, tps, n, UNSTABLE_OFFSET_COMMIT,
+	return retrying(m, fetch_offsets_once, tps, n, UNSTABLE_OFFSET_COMMIT, 0,
 			"cannot fetch committed offsets");
 }
 
@@ -1052,7 +1117,10 @@ kq_member_commit(struct kq_member *m, struct kq_member_tp *tps, int n)
 {
 	if (n <= 0)
 		return 0;
-	return retrying(m, commit_once, tps, n, KQ_E_REQUEST_TIMED_OUT, "cannot commit offsets");
+	/* Past our session the coordinator has dropped us, and a commit can
+	 * only fail: stop retrying then (a shutdown with the broker gone). */
+	return retrying(m, commit_once, tps, n, KQ_E_REQUEST_TIMED_OUT,
+			m->hb_ok_ms + m->session_ms, "cannot commit offsets");
 }
 
 void

@@ -114,8 +114,10 @@ int kq_member_fetch_offsets(struct kq_member *m, struct kq_member_tp *tps, int n
  * OffsetCommit of tps[0..n-1] (offset = the next offset to consume) with
  * the current generation.  Per-partition errors land in tps[i].err and the
  * first one is returned; ILLEGAL_GENERATION / UNKNOWN_MEMBER_ID /
- * REBALANCE_IN_PROGRESS also set need_rejoin.  0, KQ_ERR_AGAIN,
- * KQ_ERR_TIMEOUT, KQ_ERR_INVALID (no generation to commit with) or a code.
+ * REBALANCE_IN_PROGRESS also set need_rejoin.  Retries end early once no
+ * heartbeat has been answered for a session timeout (the coordinator has
+ * dropped us by then).  0, KQ_ERR_AGAIN, KQ_ERR_TIMEOUT, KQ_ERR_INVALID (no
+ * generation to commit with) or a code.
  */
 int kq_member_commit(struct kq_member *m, struct kq_member_tp *tps, int n);
 
