@@ -330,6 +330,7 @@ expect_disjoint_partitions() {
 
 # Last: it restarts the broker on a new port, which later tests would not see.
 @test "committed offsets survive kill -9 of the broker; a new member resumes after them" {
+	local i
 	create_topic cg4 -p 3
 	produce cg4 1 3000
 	run --separate-stderr kqc -g g4d -t cg4 -c 1000 -f '%p %o %s\n'
@@ -342,4 +343,15 @@ expect_disjoint_partitions() {
 	assert_status 0
 	echo "$output" > "$D/b.out"
 	expect_exact 1 3000 "$D"/a.out "$D"/b.out
+	# With the broker gone, SIGTERM still ends a member well before --timeout
+	# (2m): retries stop, and the final commit gives up with the session.
+	member z g4d cg4 -v -X session.timeout.ms=3000
+	for ((i = 0; i < 150; i++)); do
+		grep -q 'generation' "$D/z.err" && break
+		sleep 0.2
+	done
+	grep -q 'generation' "$D/z.err" || fail "z did not join: $(cat "$D/z.err")"
+	kill9_broker
+	stop_member z TERM
+	[ "$mstatus" -eq 143 ] || fail "z exited $mstatus: $(cat "$D/z.err")"
 }
