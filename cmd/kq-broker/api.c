@@ -26,6 +26,7 @@ const struct api api_table[KQ_API_MAX] = {
 	[KQ_API_CREATE_TOPICS] = { 0, 4, h_create_topics },
 	[KQ_API_DELETE_TOPICS] = { 0, 3, h_delete_topics },
 	[KQ_API_DELETE_RECORDS] = { 0, 1, h_delete_records },
+	[KQ_API_INIT_PRODUCER_ID] = { 0, 1, h_init_producer_id },
 	[KQ_API_DESCRIBE_CONFIGS] = { 0, 3, h_describe_configs },
 	[KQ_API_ALTER_CONFIGS] = { 0, 1, h_alter_configs },
 	[KQ_API_CREATE_PARTITIONS] = { 0, 1, h_create_partitions },

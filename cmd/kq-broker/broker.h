@@ -117,6 +117,7 @@ struct partition {
 	int flush_err;		/* last flush failure (KQ_E_KAFKA_STORAGE_ERROR) */
 	struct partition *dirty_next;
 	int64_t ck_recovery, ck_hw, ck_start;	/* last checkpointed values */
+	struct pstate *producers;	/* idempotent producers (producers.c) */
 };
 
 int partition_open(struct partition **out, struct topic *t, int32_t id, int64_t recovery,
@@ -128,6 +129,23 @@ int partition_append(struct partition *p, unsigned char *b, size_t n, int64_t *b
 /* HW moved: complete produces and wake fetches (deferred to the loop). */
 void partition_hw_advanced(struct partition *p);
 void partition_set_hw(struct partition *p, int64_t hw);
+
+/* ---- idempotent producers (producers.c) ---- */
+
+#define PRODUCER_DUPLICATE 1
+/*
+ * Check a validated batch against its producer's sequence: 0 = append it,
+ * PRODUCER_DUPLICATE = already appended at [*dup_first, *dup_last] (answer
+ * with those, append nothing), or a Kafka error (OUT_OF_ORDER_SEQUENCE_NUMBER,
+ * INVALID_PRODUCER_EPOCH, INVALID_RECORD).
+ */
+int producer_check(struct partition *p, const unsigned char *batch, int64_t *dup_first,
+		   int64_t *dup_last);
+/* Record an appended batch (base = its first offset). */
+void producer_appended(struct partition *p, const unsigned char *batch, int64_t base);
+/* Rebuild from the tail of the log at open; free at close. */
+void producer_state_rebuild(struct partition *p);
+void producer_state_free(struct partition *p);
 
 /* ---- topics (topics.c) ---- */
 
@@ -242,6 +260,7 @@ int h_produce(struct req *rq);
 int h_fetch(struct req *rq);
 int h_list_offsets(struct req *rq);
 int h_delete_records(struct req *rq);
+int h_init_producer_id(struct req *rq);
 int h_create_topics(struct req *rq);
 int h_delete_topics(struct req *rq);
 int h_create_partitions(struct req *rq);

@@ -90,11 +90,17 @@ produce_waiters_drop(struct partition *p)
 	/* Answered by the next produce_waiters_check (flush completion or kick). */
 }
 
+/*
+ * Validate and append one partition's batch.  *base is its first offset and
+ * *end the offset the HW must pass before the answer (a duplicate from an
+ * idempotent producer's retry gets the offsets it was first given).
+ */
 static int16_t
 produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct partition *p,
-	    int64_t *base, int64_t *append_ms)
+	    int64_t *base, int64_t *end, int64_t *append_ms)
 {
 	struct topic *t;
+	int64_t dup_first, dup_last;
 	int rc;
 
 	if (!p)
@@ -115,6 +121,14 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 	/* Kafka's rule; clients before v8 do not know INVALID_RECORD. */
 	if ((t->tc.cleanup_policy & POLICY_COMPACT) && !cleaner_all_keyed(rec.p, (size_t)rec.len))
 		return rq->version >= 8 ? KQ_E_INVALID_RECORD : KQ_E_CORRUPT_MESSAGE;
+	rc = producer_check(p, rec.p, &dup_first, &dup_last);
+	if (rc == PRODUCER_DUPLICATE) {
+		*base = dup_first;
+		*end = dup_last + 1;
+		return 0;
+	}
+	if (rc)
+		return (int16_t)rc;
 	if (t->tc.log_append_time) {
 		/* Like Kafka: the timestamp type bit, the broker's time as MaxTimestamp. */
 		unsigned char *b = (unsigned char *)rec.p;
@@ -128,6 +142,10 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 	}
 	/* The frame is the connection's writable input buffer (evbuffer_pullup). */
 	rc = partition_append(p, (unsigned char *)rec.p, (size_t)rec.len, base);
+	if (rc == 0) {
+		producer_appended(p, rec.p, *base);
+		*end = kq_log_end(p->log);
+	}
 	return (int16_t)rc;
 }
 
@@ -177,7 +195,7 @@ h_produce(struct req *rq)
 			struct kq_ProduceResponse_PartitionProduceResponse *pr =
 				&tr->PartitionResponses[j];
 			struct partition *p = partition_find(td->Name, pd->Index);
-			int64_t base = -1;
+			int64_t base = -1, end = -1;
 			int16_t err;
 
 			kq_ProduceResponse_PartitionProduceResponse_init(pr);
@@ -188,7 +206,7 @@ h_produce(struct req *rq)
 			if (m.Acks != 0 && m.Acks != 1 && m.Acks != -1)
 				err = KQ_E_INVALID_REQUIRED_ACKS;
 			else
-				err = produce_one(rq, td->Name, pd->Records, p, &base,
+				err = produce_one(rq, td->Name, pd->Records, p, &base, &end,
 						  &pr->LogAppendTimeMs);
 			pr->ErrorCode = err;
 			pr->BaseOffset = err ? -1 : base;
@@ -199,9 +217,9 @@ h_produce(struct req *rq)
 					     td->Name.p ? td->Name.p : "", pd->Index, kq_err_name(err));
 				continue;
 			}
-			if (p->hw < kq_log_end(p->log)) {
+			if (p->hw < end) {
 				pp->w[nw].p = p;
-				pp->w[nw].need = kq_log_end(p->log);
+				pp->w[nw].need = end;
 				pp->w[nw].pr = pr;
 				nw++;
 			}

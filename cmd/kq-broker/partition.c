@@ -53,6 +53,7 @@ partition_open(struct partition **out, struct topic *t, int32_t id, int64_t reco
 	if (p->hw > kq_log_end(p->log))
 		p->hw = kq_log_end(p->log);
 	p->ck_recovery = p->ck_hw = p->ck_start = -1;
+	producer_state_rebuild(p);
 	*out = p;
 	return 0;
 }
@@ -61,6 +62,7 @@ void
 partition_close(struct partition *p, bool delete)
 {
 	produce_waiters_drop(p);
+	producer_state_free(p);
 	if (delete) {
 		if (kq_log_delete(p->log) < 0)
 			kq_log_warn("delete partition %s-%d", p->topic->name, p->id);

@@ -75,8 +75,9 @@ static const char usage_text[] =
 "                                   (default 5ms)\n"
 "      --buffer SIZE                bytes awaiting acknowledgement before input\n"
 "                                   reading pauses (default 64MiB)\n"
-"      --no-idempotence             accepted for compatibility (kq-produce does not\n"
-"                                   use idempotence yet)\n"
+"      --no-idempotence             do not ask the broker for a producer id (by default\n"
+"                                   a batch resent after a lost answer is not written\n"
+"                                   twice)\n"
 "      --print-offsets              print PARTITION:OFFSET of each record once it is\n"
 "                                   acknowledged, in input order\n"
 "\n"
@@ -254,7 +255,7 @@ property(const char *kv)
 	else if (strcmp(key, "message.max.bytes") == 0)
 		opt.max_record_bytes = size_arg(v, key, 1);
 	else if (strcmp(key, "enable.idempotence") == 0)
-		;	/* not used yet; accepted so configs carry over */
+		opt.idempotence = strcmp(v, "false") != 0 && strcmp(v, "0") != 0;
 	else
 		kq_usage_error("unknown property '%s' (see -X list)", key);
 }
@@ -304,6 +305,7 @@ opts_parse(int argc, char **argv)
 	opt.buffer_bytes = 64 << 20;
 	opt.batch_bytes = 1 << 20;
 	opt.max_inflight = 5;
+	opt.idempotence = true;
 	opt.count = -1;
 	opt.timeout_ms = 2 * 60 * 1000;
 	opt.request_timeout_ms = 30000;
@@ -386,6 +388,7 @@ opts_parse(int argc, char **argv)
 			opt.buffer_bytes = size_arg(optarg, "--buffer", 1);
 			break;
 		case OPT_NO_IDEMP:
+			opt.idempotence = false;
 			break;
 		case 'c':
 			if (kq_cli_parse_int(optarg, 0, INT64_MAX, &opt.count) != 0)

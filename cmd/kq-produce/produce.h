@@ -51,6 +51,7 @@ struct opts {
 	int max_inflight;		/* requests per connection, batches per partition */
 	int64_t count;			/* -1 = all */
 	bool tee, print_offsets, create;
+	bool idempotence;		/* on unless --no-idempotence */
 	int64_t timeout_ms;		/* give up on the cluster; 0 = never */
 	int64_t request_timeout_ms;
 	const char *client_id;

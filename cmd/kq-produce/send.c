@@ -46,6 +46,9 @@ struct part {
 	struct batch *q_head, *q_tail;	/* closed, waiting, in bseq order */
 	int inflight;			/* batches sent and not yet answered */
 	uint64_t next_bseq;
+	int32_t next_seq;		/* idempotence: first sequence of the next batch */
+	bool reseq;			/* a batch failed for good: renumber the rest */
+	int32_t reseq_from;		/* the failed batch's sequence */
 };
 
 struct req {
@@ -80,6 +83,8 @@ struct sender {
 	uint64_t next_seq;
 	uint64_t pending, acked, failed, bytes_acked;
 	int failed_exit;		/* exit status the failures call for */
+	int64_t producer_id;		/* -1: not idempotent */
+	int16_t producer_epoch;
 	struct slot *slots;		/* slots[i] is seq slot_base + i */
 	size_t nslots, capslots;
 	uint64_t slot_base;
@@ -259,6 +264,12 @@ queue_pop(struct part *p)
 	return b;
 }
 
+static int32_t
+seq_add(int32_t seq, int32_t n)
+{
+	return (int32_t)(((int64_t)seq + n) % ((int64_t)INT32_MAX + 1));
+}
+
 /* Close p's open batch into its queue. */
 static void
 close_open(struct sender *s, struct part *p)
@@ -272,6 +283,13 @@ close_open(struct sender *s, struct part *p)
 	b->count = p->bb.count;
 	b->raw_bytes = p->open_raw;
 	b->bseq = p->next_bseq++;
+	if (s->producer_id >= 0) {
+		/* The sequence travels with the bytes, so a resend is recognised. */
+		p->bb.producer_id = s->producer_id;
+		p->bb.producer_epoch = s->producer_epoch;
+		p->bb.base_sequence = p->next_seq;
+		p->next_seq = seq_add(p->next_seq, b->count);
+	}
 	if (kq_bb_finish(&p->bb, &b->data) != 0)
 		kq_die(KQ_EXIT_FAIL, "cannot compress a batch with %s", kq_codec_name(opt.codec));
 	kq_bb_reset(&p->bb);
@@ -288,11 +306,41 @@ close_open(struct sender *s, struct part *p)
 		s->sticky = (s->sticky + 1) % s->nparts;
 }
 
+/*
+ * A batch the broker refused for good leaves a hole in the partition's
+ * sequence, so every later batch would be refused as out of order: once
+ * nothing of the partition is in flight, the waiting batches (none of them
+ * written, the broker having refused everything after the hole) take the
+ * sequence numbers from the hole on.
+ */
+static void
+resequence(struct part *p)
+{
+	struct batch *b;
+	int32_t seq = p->reseq_from;
+
+	for (b = p->q_head; b; b = b->next) {
+		unsigned char *h = b->data.buf;
+
+		kq_put32(h + KQ_BATCH_OFF_BASE_SEQUENCE, (uint32_t)seq);
+		kq_put32(h + KQ_BATCH_OFF_CRC, kq_crc32c(0, h + KQ_BATCH_OFF_ATTRIBUTES,
+							 b->data.len - KQ_BATCH_OFF_ATTRIBUTES));
+		seq = seq_add(seq, b->count);
+	}
+	p->next_seq = seq;
+	p->reseq = false;
+}
+
 /* Every record of b is finished: acknowledged at base (>= 0) or failed. */
 static void
 batch_done(struct sender *s, struct batch *b, int64_t base, int err, const char *msg)
 {
 	int32_t i;
+
+	if (err && s->producer_id >= 0 && !b->part->reseq) {
+		b->part->reseq = true;
+		b->part->reseq_from = (int32_t)kq_be32(b->data.buf + KQ_BATCH_OFF_BASE_SEQUENCE);
+	}
 
 	s->buffered -= b->raw_bytes;
 	s->pending -= (uint64_t)b->count;
@@ -568,6 +616,39 @@ topic_max_message(struct sender *s)
 	return v;
 }
 
+/*
+ * Idempotence (WIRE.md 7.9): a producer id from the broker, when it hands
+ * them out, lets it drop a batch resent after a lost answer.
+ */
+static void
+init_producer_id(struct sender *s)
+{
+	struct kq_InitProducerIdRequest req;
+	struct kq_InitProducerIdResponse resp;
+	struct kq_conn *conn;
+	int v;
+
+	if (kq_client_any_conn(s->cl, &conn) != 0)
+		return;
+	v = kq_conn_version(conn, KQ_API_INIT_PRODUCER_ID, 1);
+	if (v < 0) {
+		kq_debug("the broker has no idempotent producers; retries may duplicate");
+		return;
+	}
+	kq_InitProducerIdRequest_init(&req);
+	req.TransactionalId = KQ_STR_NULL;
+	req.TransactionTimeoutMs = 60000;
+	if (kq_conn_call(conn, KQ_API_INIT_PRODUCER_ID, (int16_t)v, &req, &s->arena, &resp,
+			 opt.request_timeout_ms) != 0 || resp.ErrorCode != 0) {
+		kq_warn("no producer id from the broker (%s); retries may duplicate records",
+			resp.ErrorCode ? kq_err_str(resp.ErrorCode) : kq_conn_errstr(conn));
+		return;
+	}
+	s->producer_id = resp.ProducerId;
+	s->producer_epoch = resp.ProducerEpoch;
+	kq_debug("producer id %lld, epoch %d", (long long)s->producer_id, s->producer_epoch);
+}
+
 struct sender *
 sender_new(void)
 {
@@ -623,6 +704,9 @@ sender_new(void)
 	}
 	take_leaders(s, t);
 	s->sticky = (int32_t)(kq_mono_us() % (uint64_t)s->nparts);
+	s->producer_id = -1;
+	if (opt.idempotence && opt.acks != 0)
+		init_producer_id(s);
 
 	maxmsg = topic_max_message(s);
 	if (maxmsg < 0)
@@ -697,12 +781,20 @@ handle_response(struct sender *s, struct node *n, struct req *rq, const struct k
 		}
 		p->inflight--;
 		err = ppr ? ppr->ErrorCode : KQ_E_UNKNOWN_SERVER_ERROR;
-		if (err == 0) {
+		if (err == KQ_E_DUPLICATE_SEQUENCE_NUMBER) {
+			/* Written before; the broker does not say where. */
+			batch_done(s, b, -1, 0, NULL);
+			progress_made(s);
+		} else if (err == 0) {
 			batch_done(s, b, ppr->BaseOffset, 0, NULL);
 			progress_made(s);
-		} else if (retry_err(err)) {
+		} else if (retry_err(err) || (err == KQ_E_OUT_OF_ORDER_SEQUENCE_NUMBER &&
+					       ((p->q_head && p->q_head->bseq < b->bseq) || p->reseq))) {
+			/* Out of order behind a batch to be sent again, or behind a
+			 * hole: it follows that one, or gets renumbered. */
 			queue_requeue(p, b);
-			note_failure(s, kq_err_str(err));
+			if (retry_err(err))
+				note_failure(s, kq_err_str(err));
 		} else {
 			char msg[256];
 			char *em = ppr ? kq_str_dup(ppr->ErrorMessage) : NULL;
@@ -755,8 +847,10 @@ node_io(struct sender *s, struct node *n, struct kq_conn *conn, short revents)
 static struct batch *
 due_batch(struct sender *s, struct part *p, int64_t now, bool draining)
 {
-	if (p->inflight >= opt.max_inflight)
+	if (p->inflight >= opt.max_inflight || (p->reseq && p->inflight > 0))
 		return NULL;
+	if (p->reseq)
+		resequence(p);
 	if (!p->q_head && p->bb.count > 0 &&
 	    (draining || now - p->open_ms >= opt.linger_ms))
 		close_open(s, p);
