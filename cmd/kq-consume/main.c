@@ -372,6 +372,10 @@ static const char usage_text_end[] =
 "  -v, --verbose                    more diagnostics on stderr (repeat for more)\n"
 "  -q, --quiet                      errors only\n"
 "      --show-config                print the effective settings and exit\n"
+"      --config FILE                client config file (default: $KQ_CONFIG, else\n"
+"                                   ~/.config/kq/config, else /etc/kq/config);\n"
+"                                   keys are long option names; -F is an alias\n"
+"      --profile NAME               use the [profile NAME] section of the file\n"
 "  -h, --help                       print this help and exit\n"
 "  -V, --version                    print the version and exit\n"
 "\n"
@@ -382,7 +386,7 @@ static const char usage_text_end[] =
 
 enum {
 	OPT_IDLE = 256, OPT_NULL, OPT_HMATCH, OPT_TIMEOUT, OPT_SHOW_CONFIG, OPT_BOOTSTRAP,
-	OPT_NO_COMMIT, OPT_COMMIT_INTERVAL,
+	OPT_NO_COMMIT, OPT_COMMIT_INTERVAL, OPT_CONFIG, OPT_PROFILE,
 };
 
 static const struct option longopts[] = {
@@ -409,6 +413,8 @@ static const struct option longopts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "profile", required_argument, NULL, OPT_PROFILE },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -543,8 +549,9 @@ parse_opts(struct opts *op, int argc, char **argv)
 
 	/* No '+': options may follow operands (CLI.md section 1).  Our own
 	 * messages, since getopt's would carry argv[0]'s full path. */
+	argv = kq_cli_config_argv(&argc, argv, longopts, NULL);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:t:g:G:p:o:ec:f:JD:0K:uX:vqhV", longopts,
+	while ((c = getopt_long(argc, argv, ":b:t:g:G:p:o:ec:f:JD:0K:uX:F:vqhV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -628,6 +635,10 @@ parse_opts(struct opts *op, int argc, char **argv)
 		case OPT_SHOW_CONFIG:
 			show_config = true;
 			break;
+		case OPT_CONFIG:
+		case OPT_PROFILE:
+		case 'F':
+			break;	/* read by kq_cli_config_argv */
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs(group_usage_text, stdout);

@@ -176,7 +176,8 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 	assert_status 0
 	run --separate-stderr env KQ_BROKERS=127.0.0.1:1 KQ_CONFIG="$cfg" kq-produce -b "$KQ_BROKERS" -t cfgt <<< "d"
 	assert_status 0
-	run --separate-stderr kqc -t cfgt -e
+	run --separate-stderr env -u KQ_BROKERS KQ_CONFIG="$cfg" KQ_PROFILE=here kq-consume -t cfgt -e
+	assert_status 0
 	[ "$output" = "$(printf 'a\nb\nc\nd')" ] || fail "got: $output"
 	# Bad lines, a missing profile and a missing file are usage errors.
 	printf 'brokers\n' > "$BATS_TEST_TMPDIR/bad"
