@@ -718,32 +718,12 @@ parse_opts(struct opts *op, int argc, char **argv)
 /* ---- signals ---- */
 
 static void
-on_signal(int sig)
+second_signal(void)
 {
-	if (got_signal) {
-		/* Second signal: abandon the clean shutdown. */
-		static const char msg[] = PROG ": second signal, exiting without flushing\n";
-		ssize_t r = write(2, msg, sizeof(msg) - 1);
+	static const char msg[] = PROG ": second signal, exiting without flushing\n";
+	ssize_t r = write(2, msg, sizeof(msg) - 1);
 
-		(void)r;
-		_exit(1);
-	}
-	got_signal = sig;
-}
-
-static void
-setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	/* No SA_RESTART: a signal interrupts a blocking poll so we notice it. */
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	(void)r;
 }
 
 /* ---- cluster state: metadata, offsets ---- */
@@ -1452,6 +1432,6 @@ main(int argc, char **argv)
 	kq_cli_init(PROG);
 	parse_opts(&op, argc, argv);
 	kq_cli_verbosity = op.quiet ? -1 : op.verbose;
-	setup_signals();
+	kq_cli_catch_signals(&got_signal, second_signal);
 	return run(&op);
 }

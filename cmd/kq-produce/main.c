@@ -477,45 +477,27 @@ opts_parse(int argc, char **argv)
 
 /* ---- signals ---- */
 
+/* The second SIGINT/SIGTERM: say what is given up, async-signal-safely. */
 static void
-on_signal(int sig)
+second_signal(void)
 {
-	if (got_signal) {
-		/* Second signal: give up on the clean shutdown at once. */
-		char msg[96], digits[24];
-		uint64_t v = g_unacked;
-		size_t len = 0, nd = 0;
-		const char *pre = PROG ": ", *post = " records not acknowledged\n";
-		ssize_t r;
+	char msg[96], digits[24];
+	uint64_t v = g_unacked;
+	size_t len, nd = 0;
+	const char *pre = PROG ": ", *post = " records not acknowledged\n";
+	ssize_t r;
 
-		do
-			digits[nd++] = (char)('0' + v % 10);
-		while ((v /= 10) && nd < sizeof(digits));
-		memcpy(msg, pre, strlen(pre));
-		len = strlen(pre);
-		while (nd)
-			msg[len++] = digits[--nd];
-		memcpy(msg + len, post, strlen(post));
-		len += strlen(post);
-		r = write(2, msg, len);
-		(void)r;
-		_exit(1);
-	}
-	got_signal = sig;
-}
-
-static void
-setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_signal;	/* no SA_RESTART: poll must wake up */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	do
+		digits[nd++] = (char)('0' + v % 10);
+	while ((v /= 10) && nd < sizeof(digits));
+	memcpy(msg, pre, strlen(pre));
+	len = strlen(pre);
+	while (nd)
+		msg[len++] = digits[--nd];
+	memcpy(msg + len, post, strlen(post));
+	len += strlen(post);
+	r = write(2, msg, len);
+	(void)r;
 }
 
 /* ---- the loop ---- */
@@ -590,7 +572,7 @@ main(int argc, char **argv)
 
 	kq_cli_init(PROG);
 	opts_parse(argc, argv);
-	setup_signals();
+	kq_cli_catch_signals(&got_signal, second_signal);
 	started = kq_mono_ms();
 	f.s = sender_new();
 	input_max_record = sender_max_record(f.s);

@@ -28,6 +28,35 @@ kq_cli_init(const char *name)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
+static volatile sig_atomic_t *sig_flag;
+static void (*sig_second)(void);
+
+static void
+on_signal(int sig)
+{
+	if (*sig_flag) {
+		/* A second signal: the clean shutdown is abandoned. */
+		sig_second();
+		_exit(1);
+	}
+	*sig_flag = sig;
+}
+
+void
+kq_cli_catch_signals(volatile sig_atomic_t *flag, void (*second)(void))
+{
+	struct sigaction sa;
+
+	sig_flag = flag;
+	sig_second = second;
+	memset(&sa, 0, sizeof(sa));
+	/* No SA_RESTART: a signal interrupts a blocking poll so it is noticed. */
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 const char *
 kq_cli_progname(void)
 {

@@ -15,6 +15,8 @@
 #ifndef KQ_CLI_H
 #define KQ_CLI_H
 
+#include <signal.h>
+
 #include "../base/base.h"
 
 /* Exit status, the same for every tool (CLI.md section 1). */
@@ -35,6 +37,13 @@ enum {
  * error the tool can treat as "the reader is done".
  */
 void kq_cli_init(const char *progname);
+/*
+ * SIGINT/SIGTERM (CLI.md section 1): the first sets *flag to the signal
+ * number and the tool shuts down cleanly; a second calls second(), which
+ * must be async-signal-safe (say what was left unfinished with write(2)),
+ * and exits 1 at once.  Blocking calls are interrupted (no SA_RESTART).
+ */
+void kq_cli_catch_signals(volatile sig_atomic_t *flag, void (*second)(void));
 /* The name given to kq_cli_init ("kq" before it is called). */
 const char *kq_cli_progname(void);
 
