@@ -46,7 +46,8 @@ _kq()
 		opts="--brokers --topic --group --partition --offset --exit --count
 			--idle-timeout --format --delimiter --null-data --key-delimiter --null
 			--header-match --unbuffered --no-commit --commit-interval --property
-			--timeout --show-config --config --profile --verbose --quiet --help --version"
+			--timeout --show-config --config --profile --progress --no-progress --verbose
+			--quiet --help --version"
 		case $prev in
 		-t|--topic) mapfile -t COMPREPLY < <(compgen -W "$(_kq_topics_list)" -- "$cur"); return ;;
 		-f|--format) mapfile -t COMPREPLY < <(compgen -W "lines json binary" -- "$cur"); return ;;

@@ -66,6 +66,7 @@ struct opts {
 	bool unbuffered;
 	int verbose;
 	bool quiet;
+	int progress;			/* -1 off, 0 auto, 1 forced (--progress) */
 	const char *brokers_flag;
 	struct group_opts g;
 };
@@ -78,6 +79,7 @@ struct part {
 	int64_t end;			/* stop before this offset; -1: follow */
 	int64_t end_ts;			/* stop at a record this new (END @TIME) */
 	int32_t max_bytes;		/* PartitionMaxBytes, grows for huge batches */
+	int64_t hw;			/* last high watermark seen; -1 unknown */
 	bool done;
 	/* with -g */
 	bool assigned;			/* ours in this generation (always, without -g) */
@@ -95,6 +97,7 @@ struct out {
 	int state;
 	int err;
 	int64_t last_flush_ms;
+	uint64_t total;			/* bytes written so far */
 	/* Called after everything pending was written (group: what may be
 	 * committed now). */
 	void (*flushed)(void *arg);
@@ -119,6 +122,7 @@ struct run {
 	bool idle_expired;		/* --idle-timeout ran out */
 	bool finished;			/* every partition reached its end */
 	struct kq_member *member;	/* -g */
+	int64_t progress_ms;		/* last progress line; 0 = display off */
 	int64_t last_commit_ms;
 };
 

@@ -98,6 +98,7 @@ out_flush(struct out *o)
 		}
 		off += (size_t)n;
 	}
+	o->total += o->buf.len;
 	o->buf.len = 0;
 	if (o->flushed)
 		o->flushed(o->arg);
@@ -371,6 +372,10 @@ static const char usage_text_end[] =
 "General:\n"
 "  -v, --verbose                    more diagnostics on stderr (repeat for more)\n"
 "  -q, --quiet                      errors only\n"
+"      --progress                   progress lines on stderr every 10s (default: a\n"
+"                                   line redrawn in place when stderr is a terminal\n"
+"                                   and stdout is not)\n"
+"      --no-progress                no progress display\n"
 "      --show-config                print the effective settings and exit\n"
 "      --config FILE                client config file (default: $KQ_CONFIG, else\n"
 "                                   ~/.config/kq/config, else /etc/kq/config);\n"
@@ -386,7 +391,8 @@ static const char usage_text_end[] =
 
 enum {
 	OPT_IDLE = 256, OPT_NULL, OPT_HMATCH, OPT_TIMEOUT, OPT_SHOW_CONFIG, OPT_BOOTSTRAP,
-	OPT_NO_COMMIT, OPT_COMMIT_INTERVAL, OPT_CONFIG, OPT_PROFILE,
+	OPT_NO_COMMIT, OPT_COMMIT_INTERVAL, OPT_CONFIG, OPT_PROFILE, OPT_PROGRESS,
+	OPT_NO_PROGRESS,
 };
 
 static const struct option longopts[] = {
@@ -415,6 +421,8 @@ static const struct option longopts[] = {
 	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
 	{ "config", required_argument, NULL, OPT_CONFIG },
 	{ "profile", required_argument, NULL, OPT_PROFILE },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -635,6 +643,12 @@ parse_opts(struct opts *op, int argc, char **argv)
 		case OPT_SHOW_CONFIG:
 			show_config = true;
 			break;
+		case OPT_PROGRESS:
+			op->progress = 1;
+			break;
+		case OPT_NO_PROGRESS:
+			op->progress = -1;
+			break;
 		case OPT_CONFIG:
 		case OPT_PROFILE:
 		case 'F':
@@ -758,6 +772,7 @@ add_part(struct run *rn, int t, int32_t id)
 	pt->end = -1;
 	pt->end_ts = INT64_MAX;
 	pt->max_bytes = PART_MAX_BYTES_MIN;
+	pt->hw = -1;
 }
 
 /*
@@ -1171,6 +1186,7 @@ fetch_handle(struct run *rn, struct fetch *f, const struct kq_FetchResponse *res
 				err = pd->ErrorCode;
 				continue;
 			}
+			pt->hw = pd->HighWatermark;
 			r = decode_records(rn, pt, pd->Records);
 			if (r < 0) {
 				out_flush(&rn->out);
@@ -1315,6 +1331,49 @@ finished(const struct run *rn)
 	return false;
 }
 
+/*
+ * Progress display (CLI.md section 6): only when it cannot mix with the
+ * data, i.e. stdout is not the terminal stderr is on, or --progress.
+ */
+static void
+progress_init(struct run *rn)
+{
+	bool tty = isatty(STDERR_FILENO);
+
+	if (rn->op->quiet || rn->op->progress < 0)
+		return;
+	if (rn->op->progress > 0 || (tty && !isatty(STDOUT_FILENO)))
+		rn->progress_ms = kq_mono_ms();
+}
+
+static void
+progress_tick(struct run *rn)
+{
+	bool tty = isatty(STDERR_FILENO);
+	int64_t now = kq_mono_ms(), lag = 0;
+	char line[200], w[32], l[32];
+	int i, n = 0;
+
+	if (!rn->progress_ms || now - rn->progress_ms < (tty ? 250 : 10000))
+		return;
+	for (i = 0; i < rn->nparts; i++) {
+		const struct part *pt = &rn->parts[i];
+
+		if (!active(pt))
+			continue;
+		n++;
+		if (pt->hw > pt->next)
+			lag += pt->hw - pt->next;
+	}
+	kq_cli_fmt_count(w, sizeof(w), (uint64_t)rn->written);
+	kq_cli_fmt_count(l, sizeof(l), (uint64_t)lag);
+	snprintf(line, sizeof(line), "%s written  %.1f MB  lag %s  (%s%s: %d partition%s)", w,
+		 (double)(rn->out.total + rn->out.buf.len) / 1e6, l, rn->op->topics[0],
+		 rn->op->ntopics > 1 ? ",..." : "", n, n == 1 ? "" : "s");
+	kq_cli_progress(line, tty);
+	rn->progress_ms = now;
+}
+
 void
 consume_loop(struct run *rn)
 {
@@ -1355,6 +1414,7 @@ consume_loop(struct run *rn)
 		    kq_mono_ms() - rn->last_record_ms >= op->idle_timeout_ms)
 			rn->idle_expired = true;
 		out_tick(&rn->out);
+		progress_tick(rn);
 		if (rn->member)
 			group_poll(rn, true);
 	}
@@ -1366,6 +1426,7 @@ finish(struct run *rn)
 {
 	int st = out_flush(&rn->out);
 
+	kq_cli_progress_clear();
 	if (st == OUT_ERROR) {
 		kq_error("write error: %s", strerror(rn->out.err));
 		return KQ_EXIT_FAIL;
@@ -1388,6 +1449,7 @@ run(struct opts *op)
 	memset(&rn, 0, sizeof(rn));
 	rn.op = op;
 	out_init(&rn.out, 1, op->unbuffered);
+	progress_init(&rn);
 	rn.srcs = kq_xcalloc((size_t)op->ntopics, sizeof(*rn.srcs));
 	for (t = 0; t < op->ntopics; t++) {
 		rn.srcs[t].topic = op->topics[t];
