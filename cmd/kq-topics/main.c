@@ -402,57 +402,6 @@ err_text(int16_t code, struct kq_str msg, char *buf, size_t len)
 
 /* ---- output ---- */
 
-struct table {
-	int ncol;
-	char **cells;		/* row-major */
-	int nrows;
-};
-
-static void
-tbl_row(struct table *t, char **cells)
-{
-	int i;
-
-	t->cells = kq_xrealloc(t->cells, (size_t)(t->nrows + 1) * (size_t)t->ncol * sizeof(char *));
-	for (i = 0; i < t->ncol; i++)
-		t->cells[t->nrows * t->ncol + i] = cells[i];
-	t->nrows++;
-}
-
-static void
-print_row(const char *const *cells, const size_t *w, int ncol)
-{
-	int c;
-
-	for (c = 0; c + 1 < ncol; c++)
-		printf("%-*s  ", (int)w[c], cells[c]);
-	printf("%s\n", cells[ncol - 1]);
-}
-
-static void
-tbl_print(struct table *t, const char *const *header, bool headers)
-{
-	size_t w[16] = { 0 }, l;
-	int r, c;
-
-	KQ_ASSERT(t->ncol <= 16);
-	for (c = 0; c < t->ncol; c++)
-		w[c] = headers ? strlen(header[c]) : 0;
-	for (r = 0; r < t->nrows; r++)
-		for (c = 0; c < t->ncol; c++)
-			if ((l = strlen(t->cells[r * t->ncol + c])) > w[c])
-				w[c] = l;
-	if (headers)
-		print_row(header, w, t->ncol);
-	for (r = 0; r < t->nrows; r++)
-		print_row((const char *const *)&t->cells[r * t->ncol], w, t->ncol);
-	for (r = 0; r < t->nrows * t->ncol; r++)
-		free(t->cells[r]);
-	free(t->cells);
-	t->cells = NULL;
-	t->nrows = 0;
-}
-
 static void
 json_str(struct kq_buf *b, const char *s)
 {
@@ -646,7 +595,7 @@ cmd_list(const struct opts *op)
 	const struct kq_md_topic **topics, **sel;
 	struct kq_lo_req *reqs = NULL;
 	struct kq_buf b = { 0 };
-	struct table tbl = { .ncol = 6 };
+	struct kq_table tbl = { .ncol = 6 };
 	const char *pat = op->n_args ? op->args[0] : NULL;
 	size_t nreq = 0, q = 0;
 	int n, i, j, k = 0;
@@ -704,11 +653,11 @@ cmd_list(const struct opts *op)
 			row[3] = off_str(bad, start);
 			row[4] = off_str(bad, end);
 			row[5] = off_str(bad, end - start);
-			tbl_row(&tbl, row);
+			kq_table_row(&tbl, row);
 		}
 	}
 	if (op->long_list && !op->json)
-		tbl_print(&tbl, hdr, !op->no_headers);
+		kq_table_print(&tbl, hdr, !op->no_headers);
 	kq_buf_free(&b);
 	free(reqs);
 	free(sel);
@@ -781,7 +730,7 @@ cmd_describe_configs(const struct opts *op, const struct kq_md_topic **topics, i
 	static const char *const hdr[] = { "TOPIC", "CONFIG", "SOURCE" };
 	struct kq_DescribeConfigsResponse resp;
 	struct kq_arena a = { 0 };
-	struct table tbl = { .ncol = 3 };
+	struct kq_table tbl = { .ncol = 3 };
 	struct kq_buf b = { 0 };
 	char ebuf[512];
 	int i, j, v;
@@ -835,7 +784,7 @@ cmd_describe_configs(const struct opts *op, const struct kq_md_topic **topics, i
 				row[1] = kq_xasprintf("%s=%s", key, c->IsSensitive ? "(sensitive)" :
 						      val ? val : "");
 				row[2] = kq_xstrdup(src);
-				tbl_row(&tbl, row);
+				kq_table_row(&tbl, row);
 			}
 			free(key);
 			free(val);
@@ -843,7 +792,7 @@ cmd_describe_configs(const struct opts *op, const struct kq_md_topic **topics, i
 		free(name);
 	}
 	if (!op->json)
-		tbl_print(&tbl, hdr, !op->no_headers);
+		kq_table_print(&tbl, hdr, !op->no_headers);
 	kq_buf_free(&b);
 	kq_arena_free(&a);
 	return 0;
@@ -911,7 +860,7 @@ cmd_describe(const struct opts *op)
 	const struct kq_metadata *md;
 	const struct kq_md_topic **topics;
 	struct kq_lo_req *reqs;
-	struct table tbl = { .ncol = 7 };
+	struct kq_table tbl = { .ncol = 7 };
 	struct kq_buf b = { 0 };
 	int *min_isr = NULL;
 	size_t nreq, q = 0;
@@ -973,12 +922,12 @@ cmd_describe(const struct opts *op)
 				row[4] = ints_str(p->isr, p->n_isr);
 				row[5] = off_str(lo->err, lo->offset);
 				row[6] = off_str(hi->err, hi->offset);
-				tbl_row(&tbl, row);
+				kq_table_row(&tbl, row);
 			}
 		}
 	}
 	if (!op->json)
-		tbl_print(&tbl, hdr, !op->no_headers);
+		kq_table_print(&tbl, hdr, !op->no_headers);
 	kq_buf_free(&b);
 	free(min_isr);
 	free(reqs);

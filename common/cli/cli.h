@@ -100,6 +100,19 @@ void kq_cli_progress_clear(void);
 /* v with thousands separators: "1,204,331". */
 void kq_cli_fmt_count(char *buf, size_t len, uint64_t v);
 
+/*
+ * A text table: rows of ncol malloc'd cells (taken by kq_table_row),
+ * printed space-aligned with an optional header row, then freed.
+ */
+#define KQ_TABLE_MAX_COLS 16
+struct kq_table {
+	int ncol;
+	char **cells;		/* row-major */
+	int nrows;
+};
+void kq_table_row(struct kq_table *t, char **cells);
+void kq_table_print(struct kq_table *t, const char *const *header, bool headers);
+
 /* -V/--version: "PROG (kq) 0.1.0" on stdout, exit 0 (1 if stdout fails). */
 KQ_NORETURN void kq_cli_version(void);
 
