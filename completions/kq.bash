@@ -82,7 +82,28 @@ _kq()
 		fi
 		;;
 	kq-groups)
-		opts="--help --version"
+		cmds="list describe lag reset delete delete-offsets"
+		opts="--brokers --timeout --json --no-headers --config --profile --verbose
+			--quiet --help --version --long --state --all --members --by --topic
+			--all-topics --to --to-earliest --to-latest --to-current --to-offset
+			--shift-by --to-datetime --by-duration --from-file --execute --export --yes"
+		case $prev in
+		-t|--topic) mapfile -t COMPREPLY < <(compgen -W "$(_kq_topics_list)" -- "$cur"); return ;;
+		--by) mapfile -t COMPREPLY < <(compgen -W "total topic partition" -- "$cur"); return ;;
+		--from-file|--config|-F) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+		esac
+		local j gsub=""
+		for ((j = 1; j < cword; j++)); do
+			case ${words[j]} in list|describe|lag|reset|delete|delete-offsets) gsub=${words[j]}; break ;; esac
+		done
+		if [[ -z $gsub && $cur != -* ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$cmds" -- "$cur")
+			return
+		fi
+		if [[ $cur != -* && $gsub != list ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(kq-groups list --timeout 1s 2>/dev/null)" -- "$cur")
+			return
+		fi
 		;;
 	*)
 		return
