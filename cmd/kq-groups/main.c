@@ -1531,8 +1531,6 @@ cmd_delete(const struct opts *op)
 {
 	int i;
 
-	if (!confirm(op))
-		kq_die(KQ_EXIT_FAIL, "nothing deleted");
 	for (i = 0; i < op->nargs; i++) {
 		struct kq_DeleteGroupsRequest req;
 		struct kq_DeleteGroupsResponse resp;
@@ -1636,6 +1634,8 @@ main(int argc, char **argv)
 
 	kq_cli_init(PROG);
 	parse_opts(argc, argv, &op);
+	if (op.cmd == CMD_DELETE && !confirm(&op))
+		kq_die(KQ_EXIT_FAIL, "nothing deleted");
 	connect_or_die(&op);
 	switch (op.cmd) {
 	case CMD_LIST: st = cmd_list(&op); break;
