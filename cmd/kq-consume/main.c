@@ -1441,7 +1441,8 @@ finish(struct run *rn)
 static int
 run(struct opts *op)
 {
-	struct run rn;
+	/* Lives until exit: the process ends right after. */
+	static struct run rn;
 	struct retry rt = { 0 };
 	char err_text[256];
 	int err, t;
