@@ -1490,7 +1490,7 @@ run(struct opts *op)
 int
 main(int argc, char **argv)
 {
-	struct opts op;
+	static struct opts op;	/* until exit */
 
 	kq_cli_init(PROG);
 	parse_opts(&op, argc, argv);

@@ -1629,7 +1629,7 @@ cmd_delete_offsets(const struct opts *op)
 int
 main(int argc, char **argv)
 {
-	struct opts op;
+	static struct opts op;	/* until exit */
 	int st = 0;
 
 	kq_cli_init(PROG);

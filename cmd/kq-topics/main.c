@@ -1434,7 +1434,7 @@ run(const struct opts *op)
 int
 main(int argc, char **argv)
 {
-	struct opts op;
+	static struct opts op;	/* until exit */
 
 	kq_cli_init("kq-topics");
 	parse_opts(argc, argv, &op);

@@ -20,7 +20,7 @@ struct setting {
 };
 
 /* Kept reachable from here: the returned argv lives until exit. */
-static char **cfg_args;
+static char **volatile cfg_args;
 
 struct cfg {
 	const char *path;
