@@ -822,8 +822,8 @@ load_group(struct ginfo *g, const char *group, bool want_lo)
 	fetch_offsets(g);
 	if (strcmp(g->state, "Dead") == 0 && g->ntps == 0)
 		kq_die(KQ_EXIT_NOTFOUND, "group '%s' does not exist", group);
-	qsort(g->tps, (size_t)g->ntps, sizeof(*g->tps), gtp_cmp);
-	/* Member indexes survive the sort: they index members, not tps. */
+	if (g->ntps)	/* member indexes survive: they index members, not tps */
+		qsort(g->tps, (size_t)g->ntps, sizeof(*g->tps), gtp_cmp);
 	fetch_ends(g, want_lo);
 }
 
@@ -1260,7 +1260,8 @@ reset_targets(const struct opts *op, struct ginfo *g)
 	free(g->tps);
 	g->tps = pick.tps;
 	g->ntps = pick.ntps;
-	qsort(g->tps, (size_t)g->ntps, sizeof(*g->tps), gtp_cmp);
+	if (g->ntps)
+		qsort(g->tps, (size_t)g->ntps, sizeof(*g->tps), gtp_cmp);
 }
 
 /* --from-file: topic,partition,offset lines become the plan. */
@@ -1479,7 +1480,8 @@ cmd_reset(const struct opts *op)
 		g.tps = NULL;
 		g.ntps = 0;
 		read_plan(op, &g);
-		qsort(g.tps, (size_t)g.ntps, sizeof(*g.tps), gtp_cmp);
+		if (g.ntps)
+			qsort(g.tps, (size_t)g.ntps, sizeof(*g.tps), gtp_cmp);
 	} else {
 		reset_targets(op, &g);
 	}
