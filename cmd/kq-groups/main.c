@@ -26,9 +26,24 @@ static const char usage_text[] =
 "                          [--execute|--export]\n"
 "       kq-groups [COMMON] delete GROUP... [-y]\n"
 "       kq-groups [COMMON] delete-offsets GROUP -t TOPIC...\n"
-"Inspect and manage consumer groups.\n";
+"\n"
+"List, describe, measure the lag of, reset and delete consumer groups.\n";
 
 static const char help_text[] =
+"Examples:\n"
+"  kq-groups describe analytics\n"
+"  kq-groups lag analytics --by partition\n"
+"  kq-groups reset analytics -t logs --to-datetime 2024-05-01 --execute\n"
+"\n"
+"Commands:\n"
+"  list                  one group name per line\n"
+"  describe GROUP...     GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG\n"
+"                        CONSUMER-ID HOST CLIENT-ID, as kafka-consumer-groups\n"
+"  lag GROUP             the group's lag as bare numbers, for metrics\n"
+"  reset GROUP           move committed offsets (a dry run unless --execute)\n"
+"  delete GROUP...       delete groups and their committed offsets\n"
+"  delete-offsets GROUP  delete the committed offsets of whole topics\n"
+"\n"
 "list options:\n"
 "  -l, --long            add PROTOCOL-TYPE, STATE and MEMBERS columns\n"
 "      --state[=STATE,...]\n"
@@ -812,19 +827,27 @@ ginfo_free(struct ginfo *g)
 	memset(g, 0, sizeof(*g));
 }
 
-/* Everything about one group; exits 3 when it does not exist. */
-static void
+/*
+ * Everything about one group.  A group that does not exist (Kafka answers
+ * Dead, and there are no offsets) is an error, false, and g is left empty.
+ */
+static bool
 load_group(struct ginfo *g, const char *group, bool want_lo)
 {
 	memset(g, 0, sizeof(*g));
 	g->group = (char *)group;
 	describe_group(g);
 	fetch_offsets(g);
-	if (strcmp(g->state, "Dead") == 0 && g->ntps == 0)
-		kq_die(KQ_EXIT_NOTFOUND, "group '%s' does not exist", group);
+	if (strcmp(g->state, "Dead") == 0 && g->ntps == 0) {
+		kq_error("group '%s' does not exist", group);
+		set_status(KQ_EXIT_NOTFOUND);
+		ginfo_free(g);
+		return false;
+	}
 	if (g->ntps)	/* member indexes survive: they index members, not tps */
 		qsort(g->tps, (size_t)g->ntps, sizeof(*g->tps), gtp_cmp);
 	fetch_ends(g, want_lo);
+	return true;
 }
 
 static char *
@@ -1147,7 +1170,9 @@ cmd_describe(const struct opts *op)
 	for (i = 0; i < n; i++) {
 		struct ginfo g;
 
-		load_group(&g, groups[i], false);
+		/* Like Kafka's tool, a missing group does not hide the others. */
+		if (!load_group(&g, groups[i], false))
+			continue;
 		if (op->members)
 			describe_members(op, &g, &tbl);
 		else if (op->state_view)
@@ -1169,7 +1194,7 @@ cmd_describe(const struct opts *op)
 		free(all);
 		free(groups);
 	}
-	return 0;
+	return exit_status;
 }
 
 /* ---- lag ---- */
@@ -1178,29 +1203,31 @@ static int
 cmd_lag(const struct opts *op)
 {
 	struct ginfo g;
-	int64_t total = 0, sum = 0;
-	int i;
+	int64_t total = 0;
+	int i, j;
 
-	load_group(&g, op->args[0], false);
-	for (i = 0; i < g.ntps; i++) {
-		const struct gtp *t = &g.tps[i];
-		int64_t l = lag_of(t);
+	if (!load_group(&g, op->args[0], false))
+		return exit_status;
+	/* tps are sorted by topic: each topic is one run of entries. */
+	for (i = 0; i < g.ntps; i = j) {
+		int64_t sum = 0;
+		bool known = false;
 
-		if (l < 0)
-			continue;
-		total += l;
-		if (op->by == 2) {
-			printf("%s %d %lld\n", t->topic, t->partition, (long long)l);
-		} else if (op->by == 1) {
+		for (j = i; j < g.ntps && strcmp(g.tps[j].topic, g.tps[i].topic) == 0; j++) {
+			int64_t l = lag_of(&g.tps[j]);
+
+			if (l < 0)
+				continue;
+			known = true;
 			sum += l;
-			if (i + 1 == g.ntps || strcmp(g.tps[i + 1].topic, t->topic) != 0) {
-				printf("%s %lld\n", t->topic, (long long)sum);
-				sum = 0;
-			}
+			if (op->by == 2)
+				printf("%s %d %lld\n", g.tps[j].topic, g.tps[j].partition,
+				       (long long)l);
 		}
+		if (op->by == 1 && known)
+			printf("%s %lld\n", g.tps[i].topic, (long long)sum);
+		total += sum;
 	}
-	if (op->by == 1 && sum)
-		printf("%s %lld\n", g.tps[g.ntps - 1].topic, (long long)sum);
 	if (op->by == 0)
 		printf("%lld\n", (long long)total);
 	ginfo_free(&g);
@@ -1305,18 +1332,24 @@ static void
 plan(const struct opts *op, struct ginfo *g)
 {
 	struct kq_lo_req *q = NULL;
-	int i, clamped = 0;
+	int i, r, clamped = 0;
 
 	if (op->reset == RS_DATETIME || op->reset == RS_DURATION ||
 	    (op->reset == RS_SPEC && op->to.kind == KQ_OFF_TIME)) {
+		int64_t when = op->reset == RS_SPEC ? op->to.value : op->value;
+		char ts[40];
+
+		/* CLI.md: every resolved time is echoed back in UTC with the plan. */
+		kq_cli_fmt_time(when, ts, sizeof(ts));
+		kq_note("resetting to the first record at or after %s", ts);
 		q = kq_xcalloc((size_t)g->ntps + 1, sizeof(*q));
 		for (i = 0; i < g->ntps; i++) {
 			q[i].topic = g->tps[i].topic;
 			q[i].partition = g->tps[i].partition;
-			q[i].timestamp = op->reset == RS_SPEC ? op->to.value : op->value;
+			q[i].timestamp = when;
 		}
-		if (g->ntps && kq_client_list_offsets_many(client, q, (size_t)g->ntps) < 0)
-			die_client(KQ_ERR_TIMEOUT);
+		if (g->ntps && (r = kq_client_list_offsets_many(client, q, (size_t)g->ntps)) < 0)
+			die_client(r);
 	}
 	for (i = 0; i < g->ntps; i++) {
 		struct gtp *t = &g->tps[i];
@@ -1392,6 +1425,21 @@ print_plan(const struct opts *op, const struct ginfo *g)
 	kq_buf_free(&b);
 }
 
+/* A per-partition error of OffsetCommit or OffsetDelete; topic is the broker's. */
+static void
+topic_error(const char *group, struct kq_str topic, int32_t partition, int16_t e)
+{
+	char *name = dup_str(topic);
+
+	if (e == KQ_E_GROUP_SUBSCRIBED_TO_TOPIC)
+		kq_error("group '%s' is consuming '%s'; stop its members first", group, name);
+	else
+		kq_error("group '%s': '%s' partition %d: %s", group, name, (int)partition,
+			 kq_err_str(e));
+	free(name);
+	set_status(exit_for(e));
+}
+
 static void
 commit_plan(const struct ginfo *g)
 {
@@ -1438,13 +1486,18 @@ commit_plan(const struct ginfo *g)
 
 			if (!e)
 				continue;
-			kq_error("group '%s': '%.*s' partition %d: %s", g->group,
-				 resp.Topics[j].Name.len > 0 ? resp.Topics[j].Name.len : 0,
-				 resp.Topics[j].Name.p ? resp.Topics[j].Name.p : "",
-				 (int)resp.Topics[j].Partitions[k].PartitionIndex, kq_err_str(e));
-			set_status(exit_for(e) == KQ_EXIT_FAIL && e == KQ_E_REBALANCE_IN_PROGRESS ?
-				   KQ_EXIT_CONFLICT : exit_for(e));
 			failed++;
+			if (e == KQ_E_UNKNOWN_MEMBER_ID || e == KQ_E_ILLEGAL_GENERATION ||
+			    e == KQ_E_REBALANCE_IN_PROGRESS) {
+				/* A member joined between our look and the commit. */
+				if (exit_status != KQ_EXIT_CONFLICT)
+					kq_error("group '%s' became active; stop its members before "
+						 "resetting offsets", g->group);
+				set_status(KQ_EXIT_CONFLICT);
+				continue;
+			}
+			topic_error(g->group, resp.Topics[j].Name,
+				    resp.Topics[j].Partitions[k].PartitionIndex, e);
 		}
 	kq_arena_free(&a);
 	if (!failed)
@@ -1488,14 +1541,8 @@ cmd_reset(const struct opts *op)
 	if (g.ntps == 0)
 		kq_die(KQ_EXIT_NOTFOUND, "group '%s': nothing to reset", g.group);
 	fetch_ends(&g, true);
-	if (op->reset == RS_FILE) {
-		/* the file's offsets are the wish; keep them within the log */
-		struct opts fop = *op;
-
-		plan(&fop, &g);
-	} else {
-		plan(op, &g);
-	}
+	/* For --from-file the file's offsets are the wish, kept within the log. */
+	plan(op, &g);
 	print_plan(op, &g);
 	if (op->execute)
 		commit_plan(&g);
@@ -1613,15 +1660,9 @@ cmd_delete_offsets(const struct opts *op)
 
 			if (!e)
 				continue;
-			if (e == KQ_E_GROUP_SUBSCRIBED_TO_TOPIC)
-				kq_error("group '%s' is consuming '%.*s'; stop its members first",
-					 group, resp.Topics[j].Name.len, resp.Topics[j].Name.p);
-			else
-				kq_error("group '%s': '%.*s' partition %d: %s", group,
-					 resp.Topics[j].Name.len, resp.Topics[j].Name.p,
-					 (int)resp.Topics[j].Partitions[k].PartitionIndex,
-					 kq_err_str(e));
-			set_status(exit_for(e));
+			topic_error(group, resp.Topics[j].Name,
+				    resp.Topics[j].Partitions[k].PartitionIndex, e);
+			/* the same error for every partition of a topic: say it once */
 			break;
 		}
 	kq_arena_free(&a);
