@@ -87,6 +87,14 @@ $(foreach t,$(patsubst tests/unit/test-%.c,%,$(UNIT_SRCS)),$(eval $(call UNIT_RU
 
 unit-bins: $(UNIT_BINS)
 
+# `make bench [QUICK=1]`: kq against its peers (tests/bench/run.sh); not part of `make test`.
+$(O)/bench/kq-perf: $(O)/tests/bench/kq-perf.o $(ALL_LIBS)
+	@mkdir -p $(@D)
+	$(QLD)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+bench: all $(O)/bench/kq-perf
+	@QUICK=$(QUICK) sh tests/bench/run.sh $(O) $(BIN)
+
 # Single-module conveniences while developing: `make lib-log`.
 lib-%: $(O)/libkq_%.a ;
 
@@ -140,7 +148,7 @@ uninstall:
 clean:
 	rm -rf build bin
 
-.PHONY: all gen deps deps-test run test unit e2e asan lint install uninstall clean unit-bins
+.PHONY: all gen deps deps-test run test unit e2e asan lint install uninstall clean unit-bins bench
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
