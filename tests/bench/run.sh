@@ -138,7 +138,7 @@ kq_produce_row() {
 	shift 2
 	start_kq kqp "$@"
 	cpu0=$(cpu_of "$KQPID")
-	cmd="t=\$(\"$bin/kq-topics\" -b $KQB list | wc -l); \"$bin/kq-topics\" -b $KQB create p\$t > /dev/null; \"$bin/kq-produce\" -b $KQB -t p\$t -a $acks < \"$tmp/lines\""
+	cmd="t=\$(\"$bin/kq-topics\" -b $KQB list | wc -l); \"$bin/kq-topics\" -b $KQB create p\$t > /dev/null; \"$bin/kq-produce\" -q -b $KQB -t p\$t -a $acks < \"$tmp/lines\""
 	rates=$(timed "$N" "$cmd")
 	cpu1=$(cpu_of "$KQPID")
 	row "$label" "$rates"
