@@ -90,6 +90,14 @@ _kq()
 		case $prev in
 		-t|--topic) mapfile -t COMPREPLY < <(compgen -W "$(_kq_topics_list)" -- "$cur"); return ;;
 		--by) mapfile -t COMPREPLY < <(compgen -W "total topic partition" -- "$cur"); return ;;
+		--state)
+			# list --state STATE; describe --state takes no value
+			if [[ " ${words[*]} " == *" list "* ]]; then
+				mapfile -t COMPREPLY < <(compgen -W "Stable Empty PreparingRebalance
+					CompletingRebalance Dead" -- "$cur")
+				return
+			fi
+			;;
 		--from-file|--config|-F) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
 		esac
 		local j gsub=""
