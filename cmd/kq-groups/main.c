@@ -703,9 +703,9 @@ describe_group(struct ginfo *g)
 	g->state = dup_str(dg->GroupState);
 	g->protocol_type = dup_str(dg->ProtocolType);
 	g->protocol = dup_str(dg->ProtocolData);
-	g->members = kq_xcalloc((size_t)dg->Members_count + 1, sizeof(*g->members));
-	g->nmembers = dg->Members_count;
-	for (i = 0; i < dg->Members_count; i++) {
+	g->nmembers = dg->Members_count > 0 ? dg->Members_count : 0;	/* null array: -1 */
+	g->members = kq_xcalloc((size_t)g->nmembers + 1, sizeof(*g->members));
+	for (i = 0; i < g->nmembers; i++) {
 		const struct kq_DescribeGroupsResponse_DescribedGroupMember *m = &dg->Members[i];
 		struct kq_ConsumerProtocolAssignment asg;
 		int16_t ver;
