@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../../common/cli/admin.h"
 #include "../../common/cli/cli.h"
 #include "../../common/cli/format.h"
 #include "../../common/group/group.h"
@@ -222,8 +223,13 @@ exit_for(int err)
 KQ_NORETURN static void
 die_client(int err)
 {
-	if (err == KQ_ERR_TIMEOUT && kq_client_errstr(client)[0])
-		kq_die(KQ_EXIT_UNAVAILABLE, "%s; gave up after --timeout", kq_client_errstr(client));
+	if (err == KQ_ERR_TIMEOUT && kq_client_errstr(client)[0]) {
+		char t[32];
+
+		kq_cli_fmt_duration(t, sizeof(t), kq_client_timeout(client));
+		kq_die(KQ_EXIT_UNAVAILABLE, "%s; gave up after --timeout %s",
+		       kq_client_errstr(client), t);
+	}
 	if (err > 0 || err == KQ_E_UNKNOWN_SERVER_ERROR)
 		kq_die(exit_for(err), "%s", kq_err_str(err));
 	kq_die(exit_for(err), "%s", kq_client_errstr(client)[0] ? kq_client_errstr(client) :
@@ -883,14 +889,6 @@ json_num(struct kq_buf *b, const char *name, int64_t v)
 		kq_buf_addf(b, ",\"%s\":%lld", name, (long long)v);
 }
 
-static void
-json_out(struct kq_buf *b)
-{
-	kq_buf_addc(b, '\n');
-	fwrite(b->buf, 1, b->len, stdout);
-	kq_buf_reset(b);
-}
-
 /* ---- list ---- */
 
 struct lgroup {
@@ -993,7 +991,7 @@ cmd_list(const struct opts *op)
 			json_field(&b, "protocol_type", v[i].ptype, true);
 			json_field(&b, "state", g.state, true);
 			kq_buf_addf(&b, ",\"members\":%d}", g.nmembers);
-			json_out(&b);
+			kq_cli_json_line(&b);
 		} else if (op->long_list) {
 			char *cells[4] = { kq_xstrdup(v[i].id),
 					   kq_xstrdup(v[i].ptype[0] ? v[i].ptype : "-"),
@@ -1044,7 +1042,7 @@ describe_offsets(const struct opts *op, struct ginfo *g, struct kq_table *tbl)
 			json_field(&b, "host", m ? m->host : NULL, true);
 			json_field(&b, "client_id", m ? m->client_id : NULL, true);
 			kq_buf_addc(&b, '}');
-			json_out(&b);
+			kq_cli_json_line(&b);
 		} else {
 			char *cells[9] = {
 				kq_xstrdup(g->group), kq_xstrdup(t->topic),
@@ -1072,7 +1070,7 @@ describe_offsets(const struct opts *op, struct ginfo *g, struct kq_table *tbl)
 			json_field(&b, "host", m->host, true);
 			json_field(&b, "client_id", m->client_id, true);
 			kq_buf_addc(&b, '}');
-			json_out(&b);
+			kq_cli_json_line(&b);
 		} else {
 			char *cells[9] = {
 				kq_xstrdup(g->group), kq_xstrdup("-"), kq_xstrdup("-"),
@@ -1103,7 +1101,7 @@ describe_members(const struct opts *op, struct ginfo *g, struct kq_table *tbl)
 			json_field(&b, "host", m->host, true);
 			json_field(&b, "client_id", m->client_id, true);
 			kq_buf_addf(&b, ",\"partitions\":%d}", m->nparts);
-			json_out(&b);
+			kq_cli_json_line(&b);
 		} else {
 			char *cells[5] = { kq_xstrdup(g->group), kq_xstrdup(m->id),
 					   kq_xstrdup(m->host), kq_xstrdup(m->client_id),
@@ -1134,7 +1132,7 @@ describe_state(const struct opts *op, struct ginfo *g, struct kq_table *tbl)
 		json_field(&b, "assignment_strategy", g->protocol, true);
 		json_field(&b, "state", g->state, true);
 		kq_buf_addf(&b, ",\"members\":%d}", g->nmembers);
-		json_out(&b);
+		kq_cli_json_line(&b);
 		kq_buf_free(&b);
 		free(coord);
 	} else {
@@ -1412,7 +1410,7 @@ print_plan(const struct opts *op, const struct ginfo *g)
 			json_num(&b, "current", t->committed);
 			json_num(&b, "new", t->target);
 			kq_buf_addc(&b, '}');
-			json_out(&b);
+			kq_cli_json_line(&b);
 		} else {
 			char *cells[4] = { kq_xstrdup(t->topic), kq_xasprintf("%d", t->partition),
 					   num(t->committed), num(t->target) };
@@ -1557,22 +1555,17 @@ cmd_reset(const struct opts *op)
 static bool
 confirm(const struct opts *op)
 {
-	char line[64];
+	struct kq_buf q = { 0 };
+	bool yes;
 	int i;
 
-	if (op->yes)
-		return true;
-	if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
-		kq_usage_error("refusing to delete without -y (stdin or stderr is not a terminal)");
-	fprintf(stderr, "%s: delete %s", PROG, op->nargs > 1 ? "groups " : "group ");
+	kq_buf_addf(&q, "delete %s", op->nargs > 1 ? "groups " : "group ");
 	for (i = 0; i < op->nargs; i++)
-		fprintf(stderr, "%s'%s'", i ? ", " : "", op->args[i]);
-	fprintf(stderr, " and %s committed offsets? [y/N] ", op->nargs > 1 ? "their" : "its");
-	fflush(stderr);
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	return strcmp(line, "y\n") == 0 || strcmp(line, "Y\n") == 0 ||
-	       strcmp(line, "yes\n") == 0;
+		kq_buf_addf(&q, "%s'%s'", i ? ", " : "", op->args[i]);
+	kq_buf_addf(&q, " and %s committed offsets?", op->nargs > 1 ? "their" : "its");
+	yes = kq_cli_confirm(op->yes, kq_buf_cstr(&q));
+	kq_buf_free(&q);
+	return yes;
 }
 
 static int
