@@ -628,8 +628,10 @@ struct gtp {
 	int32_t partition;
 	int64_t committed;	/* -1: none */
 	int64_t lo, hi;		/* log start and end; -1 unknown */
+	int err;		/* why they are unknown */
 	int member;		/* index into members, -1 none */
 	int64_t target;		/* reset */
+	int seq;		/* order of arrival: later facts win in gtp_merge */
 };
 
 struct gmember {
@@ -652,28 +654,86 @@ gtp_cmp(const void *x, const void *y)
 	const struct gtp *a = x, *b = y;
 	int c = strcmp(a->topic, b->topic);
 
-	return c ? c : (a->partition > b->partition) - (a->partition < b->partition);
+	if (c)
+		return c;
+	if (a->partition != b->partition)
+		return (a->partition > b->partition) - (a->partition < b->partition);
+	return (a->seq > b->seq) - (a->seq < b->seq);
 }
 
+/*
+ * Append a fact about one topic-partition.  Facts are only appended (a
+ * lookup per fact would be quadratic in a group of many partitions);
+ * gtp_merge then sorts them and folds the facts about each partition.
+ */
 static struct gtp *
-gtp_get(struct ginfo *g, const char *topic, size_t tlen, int32_t partition)
+gtp_add(struct ginfo *g, const char *topic, size_t tlen, int32_t partition)
 {
 	struct gtp *t;
-	int i;
 
-	for (i = 0; i < g->ntps; i++)
-		if (g->tps[i].partition == partition && strlen(g->tps[i].topic) == tlen &&
-		    memcmp(g->tps[i].topic, topic, tlen) == 0)
-			return &g->tps[i];
-	g->tps = kq_xrealloc(g->tps, (size_t)(g->ntps + 1) * sizeof(*g->tps));
-	t = &g->tps[g->ntps++];
+	g->tps = kq_xrealloc(g->tps, ((size_t)g->ntps + 1) * sizeof(*g->tps));
+	t = &g->tps[g->ntps];
 	t->topic = kq_xstrndup(topic, tlen);
 	t->partition = partition;
 	t->committed = -1;
 	t->lo = t->hi = -1;
+	t->err = 0;
 	t->member = -1;
 	t->target = -1;
+	t->seq = g->ntps++;
 	return t;
+}
+
+/* Sort by topic and partition, one entry each; a later known value wins. */
+static void
+gtp_merge(struct ginfo *g)
+{
+	int i, n = 0;
+
+	if (g->ntps == 0)
+		return;
+	qsort(g->tps, (size_t)g->ntps, sizeof(*g->tps), gtp_cmp);
+	for (i = 0; i < g->ntps; i++) {
+		struct gtp *t = &g->tps[i], *keep = n ? &g->tps[n - 1] : NULL;
+
+		if (!keep || keep->partition != t->partition || strcmp(keep->topic, t->topic) != 0) {
+			g->tps[n++] = *t;
+			continue;
+		}
+		if (t->committed >= 0)
+			keep->committed = t->committed;
+		if (t->member >= 0)
+			keep->member = t->member;
+		if (t->target >= 0)
+			keep->target = t->target;
+		free(t->topic);
+	}
+	g->ntps = n;
+	for (i = 0; i < n; i++)
+		g->tps[i].seq = i;
+}
+
+/* The entry for topic/partition in a merged g, or NULL. */
+static const struct gtp *
+gtp_find(const struct ginfo *g, const char *topic, int32_t partition)
+{
+	struct gtp key = { .topic = (char *)topic, .partition = partition };
+	int lo = 0, hi = g->ntps;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		int c;
+
+		key.seq = g->tps[mid].seq;	/* compare by topic and partition only */
+		c = gtp_cmp(&key, &g->tps[mid]);
+		if (c == 0)
+			return &g->tps[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
 }
 
 static char *
@@ -731,7 +791,7 @@ describe_group(struct ginfo *g)
 			if (tp->Topic.len <= 0)
 				continue;
 			for (k = 0; k < tp->Partitions_count; k++) {
-				struct gtp *t = gtp_get(g, tp->Topic.p, (size_t)tp->Topic.len,
+				struct gtp *t = gtp_add(g, tp->Topic.p, (size_t)tp->Topic.len,
 							tp->Partitions[k]);
 
 				t->member = i;
@@ -772,7 +832,7 @@ fetch_offsets(struct ginfo *g)
 
 			if (p->ErrorCode || p->CommittedOffset < 0)
 				continue;
-			gtp_get(g, t->Name.p, (size_t)t->Name.len, p->PartitionIndex)->committed =
+			gtp_add(g, t->Name.p, (size_t)t->Name.len, p->PartitionIndex)->committed =
 				p->CommittedOffset;
 		}
 	}
@@ -804,9 +864,12 @@ fetch_ends(struct ginfo *g, bool want_lo)
 		die_client(r);
 	for (i = 0, n = 0; i < g->ntps; i++) {
 		g->tps[i].hi = q[n].err ? -1 : q[n].offset;
+		g->tps[i].err = q[n].err;
 		n++;
 		if (want_lo) {
 			g->tps[i].lo = q[n].err ? -1 : q[n].offset;
+			if (!g->tps[i].err)
+				g->tps[i].err = q[n].err;
 			n++;
 		}
 	}
@@ -850,8 +913,7 @@ load_group(struct ginfo *g, const char *group, bool want_lo)
 		ginfo_free(g);
 		return false;
 	}
-	if (g->ntps)	/* member indexes survive: they index members, not tps */
-		qsort(g->tps, (size_t)g->ntps, sizeof(*g->tps), gtp_cmp);
+	gtp_merge(g);	/* member indexes survive: they index members, not tps */
 	fetch_ends(g, want_lo);
 	return true;
 }
@@ -907,14 +969,14 @@ list_all(int *count)
 {
 	const struct kq_metadata *md = kq_client_cached(client);
 	struct lgroup *v = NULL;
-	int n = 0, b;
+	int n = 0, b, i, j;
 
 	for (b = 0; md && b < md->n_brokers; b++) {
 		struct kq_ListGroupsRequest req;
 		struct kq_ListGroupsResponse resp;
 		struct kq_arena a = { 0 };
 		struct kq_conn *conn;
-		int ver, r, i, j;
+		int ver, r;
 
 		r = kq_client_node_conn(client, md->brokers[b].id, &conn);
 		if (r != 0)
@@ -929,24 +991,26 @@ list_all(int *count)
 			die_client(r);
 		if (resp.ErrorCode)
 			kq_die(exit_for(resp.ErrorCode), "ListGroups: %s", kq_err_str(resp.ErrorCode));
+		if (resp.Groups_count > 0)
+			v = kq_xrealloc(v, ((size_t)n + (size_t)resp.Groups_count) * sizeof(*v));
 		for (i = 0; i < resp.Groups_count; i++) {
-			char *id = dup_str(resp.Groups[i].GroupId);
-
-			for (j = 0; j < n && strcmp(v[j].id, id) != 0; j++)
-				;
-			if (j < n) {
-				free(id);
-				continue;
-			}
-			v = kq_xrealloc(v, (size_t)(n + 1) * sizeof(*v));
-			v[n].id = id;
+			v[n].id = dup_str(resp.Groups[i].GroupId);
 			v[n++].ptype = dup_str(resp.Groups[i].ProtocolType);
 		}
 		kq_arena_free(&a);
 	}
 	if (n)
 		qsort(v, (size_t)n, sizeof(*v), lgroup_cmp);
-	*count = n;
+	/* A group named twice (by a broker, or by two brokers) is listed once. */
+	for (i = 0, j = 0; i < n; i++) {
+		if (j > 0 && strcmp(v[j - 1].id, v[i].id) == 0) {
+			free(v[i].id);
+			free(v[i].ptype);
+			continue;
+		}
+		v[j++] = v[i];
+	}
+	*count = j;
 	return v;
 }
 
@@ -1234,6 +1298,26 @@ cmd_lag(const struct opts *op)
 
 /* ---- reset ---- */
 
+/* The partitions in pick become g's, with their committed offsets from g. */
+static void
+adopt_targets(struct ginfo *g, struct ginfo *pick)
+{
+	int i;
+
+	gtp_merge(pick);
+	for (i = 0; i < pick->ntps; i++) {
+		const struct gtp *had = gtp_find(g, pick->tps[i].topic, pick->tps[i].partition);
+
+		if (had)
+			pick->tps[i].committed = had->committed;
+	}
+	for (i = 0; i < g->ntps; i++)
+		free(g->tps[i].topic);
+	free(g->tps);
+	g->tps = pick->tps;
+	g->ntps = pick->ntps;
+}
+
 /* The partitions to reset: from -t (all partitions unless listed) or the commits. */
 static void
 reset_targets(const struct opts *op, struct ginfo *g)
@@ -1244,7 +1328,7 @@ reset_targets(const struct opts *op, struct ginfo *g)
 	if (op->all_topics) {
 		for (i = 0; i < g->ntps; i++)
 			if (g->tps[i].committed >= 0)
-				gtp_get(&pick, g->tps[i].topic, strlen(g->tps[i].topic),
+				gtp_add(&pick, g->tps[i].topic, strlen(g->tps[i].topic),
 					g->tps[i].partition);
 	}
 	for (i = 0; i < op->ntsel; i++) {
@@ -1261,32 +1345,17 @@ reset_targets(const struct opts *op, struct ginfo *g)
 			kq_die(KQ_EXIT_NOTFOUND, "topic '%s' does not exist", ts->topic);
 		if (!ts->parts) {
 			for (j = 0; j < mt->n_parts; j++)
-				gtp_get(&pick, ts->topic, strlen(ts->topic), mt->parts[j].id);
+				gtp_add(&pick, ts->topic, strlen(ts->topic), mt->parts[j].id);
 			continue;
 		}
 		for (j = 0; j < ts->nparts; j++) {
 			if (!kq_md_partition(mt, ts->parts[j]))
 				kq_die(KQ_EXIT_NOTFOUND, "partition %d of topic '%s' does not exist",
 				       (int)ts->parts[j], ts->topic);
-			gtp_get(&pick, ts->topic, strlen(ts->topic), ts->parts[j]);
+			gtp_add(&pick, ts->topic, strlen(ts->topic), ts->parts[j]);
 		}
 	}
-	/* Carry over what is known (committed offsets). */
-	for (i = 0; i < pick.ntps; i++) {
-		struct gtp *t = &pick.tps[i];
-
-		for (j = 0; j < g->ntps; j++)
-			if (g->tps[j].partition == t->partition &&
-			    strcmp(g->tps[j].topic, t->topic) == 0)
-				t->committed = g->tps[j].committed;
-	}
-	for (i = 0; i < g->ntps; i++)
-		free(g->tps[i].topic);
-	free(g->tps);
-	g->tps = pick.tps;
-	g->ntps = pick.ntps;
-	if (g->ntps)
-		qsort(g->tps, (size_t)g->ntps, sizeof(*g->tps), gtp_cmp);
+	adopt_targets(g, &pick);
 }
 
 /* --from-file: topic,partition,offset lines become the plan. */
@@ -1320,7 +1389,7 @@ read_plan(const struct opts *op, struct ginfo *g)
 			kq_die(KQ_EXIT_USAGE, "%s:%d: bad offset", op->from_file, lineno);
 		if (!kq_topic_valid(line, (size_t)(c1 - line)))
 			kq_die(KQ_EXIT_USAGE, "%s:%d: bad topic name", op->from_file, lineno);
-		gtp_get(g, line, (size_t)(c1 - line), (int32_t)p)->target = off;
+		gtp_add(g, line, (size_t)(c1 - line), (int32_t)p)->target = off;
 	}
 	if (fp != stdin)
 		fclose(fp);
@@ -1354,9 +1423,13 @@ plan(const struct opts *op, struct ginfo *g)
 		int64_t want;
 		bool c = false;
 
+		if (t->err == KQ_E_UNKNOWN_TOPIC_OR_PARTITION)
+			kq_die(KQ_EXIT_NOTFOUND, "partition %d of topic '%s' does not exist",
+			       (int)t->partition, t->topic);
 		if (t->lo < 0 || t->hi < 0)
-			kq_die(KQ_EXIT_UNAVAILABLE, "no offsets for '%s' partition %d", t->topic,
-			       (int)t->partition);
+			kq_die(t->err ? exit_for(t->err) : KQ_EXIT_FAIL,
+			       "no offsets for '%s' partition %d: %s", t->topic, (int)t->partition,
+			       t->err ? kq_err_str(t->err) : "the broker has none");
 		switch (op->reset) {
 		case RS_SPEC:
 			want = kq_off_resolve(&op->to, t->lo, t->hi, q && !q[i].err ? q[i].offset : -1,
@@ -1513,6 +1586,7 @@ cmd_reset(const struct opts *op)
 	g.group = op->args[0];
 	describe_group(&g);
 	fetch_offsets(&g);
+	gtp_merge(&g);
 	if (g.nmembers > 0) {
 		struct kq_buf ids = { 0 };
 
@@ -1525,14 +1599,10 @@ cmd_reset(const struct opts *op)
 		       kq_buf_cstr(&ids), g.nmembers == 1 ? "it" : "them");
 	}
 	if (op->reset == RS_FILE) {
-		for (i = 0; i < g.ntps; i++)
-			free(g.tps[i].topic);
-		free(g.tps);
-		g.tps = NULL;
-		g.ntps = 0;
-		read_plan(op, &g);
-		if (g.ntps)
-			qsort(g.tps, (size_t)g.ntps, sizeof(*g.tps), gtp_cmp);
+		struct ginfo pick = { 0 };
+
+		read_plan(op, &pick);
+		adopt_targets(&g, &pick);	/* a partition listed twice: the later line wins */
 	} else {
 		reset_targets(op, &g);
 	}

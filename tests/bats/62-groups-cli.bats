@@ -185,6 +185,12 @@ produce() {
 	[[ "${lines[1]}" =~ ^rst\ +2\ +50\ +50$ ]] || fail "clamped plan: $output"
 	kqg reset grst --all-topics --to-earliest --export > "$BATS_TEST_TMPDIR/plan.csv"
 	[ "$(cat "$BATS_TEST_TMPDIR/plan.csv")" = "$(printf 'rst,0,0\nrst,1,0\nrst,2,0')" ]
+	# The dry run of a file plan shows the committed offsets it replaces.
+	run --separate-stderr kqg reset grst --from-file "$BATS_TEST_TMPDIR/plan.csv"
+	assert_status 0
+	[[ "${lines[2]}" =~ ^rst\ +1\ +40\ +0$ ]] || fail "file plan: $output"
+	run --separate-stderr kqg reset grst --from-file - <<< 'rst,7,0'
+	assert_status 3
 	run --separate-stderr kqg reset grst --from-file "$BATS_TEST_TMPDIR/plan.csv" --execute
 	assert_status 0
 	run --separate-stderr kqg lag grst
