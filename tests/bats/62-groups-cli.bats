@@ -151,6 +151,9 @@ produce() {
 	[[ "$stderr" == *"group 'glive' has 2 active members"* ]] || fail "stderr: $stderr"
 	run --separate-stderr kqg delete glive -y
 	assert_status 4
+	run --separate-stderr kqg delete-offsets glive -t livet
+	assert_status 4
+	[[ "$stderr" == *"group 'glive' is consuming 'livet'"* ]] || fail "stderr: $stderr"
 	kill "$kp" "$kc"
 	wait_pid_gone "$kp" 10
 	wait_pid_gone "$kc" 10
