@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../../common/base/base.h"
+#include "../../common/cli/admin.h"
 #include "../../common/cli/cli.h"
 #include "../../common/cli/format.h"
 #include "../../common/net/client.h"
@@ -359,19 +360,6 @@ exit_for(int err)
 	}
 }
 
-static void
-fmt_timeout(char *buf, size_t len, int64_t ms)
-{
-	if (ms % 3600000 == 0)
-		snprintf(buf, len, "%lldh", (long long)(ms / 3600000));
-	else if (ms % 60000 == 0)
-		snprintf(buf, len, "%lldm", (long long)(ms / 60000));
-	else if (ms % 1000 == 0)
-		snprintf(buf, len, "%llds", (long long)(ms / 1000));
-	else
-		snprintf(buf, len, "%lldms", (long long)ms);
-}
-
 /* A local failure to talk to the cluster: report and exit. */
 KQ_NORETURN static void
 die_client(int err)
@@ -379,7 +367,7 @@ die_client(int err)
 	char t[32];
 
 	if (err == KQ_ERR_TIMEOUT) {
-		fmt_timeout(t, sizeof(t), kq_client_timeout(client));
+		kq_cli_fmt_duration(t, sizeof(t), kq_client_timeout(client));
 		kq_die(KQ_EXIT_UNAVAILABLE, "%s; gave up after --timeout %s",
 		       kq_client_errstr(client), t);
 	}
@@ -420,14 +408,6 @@ json_ints(struct kq_buf *b, const int32_t *v, int n)
 	for (i = 0; i < n; i++)
 		kq_buf_addf(b, i ? ",%d" : "%d", v[i]);
 	kq_buf_addc(b, ']');
-}
-
-static void
-json_line(struct kq_buf *b)
-{
-	kq_buf_addc(b, '\n');
-	fwrite(b->buf, 1, b->len, stdout);
-	kq_buf_reset(b);
 }
 
 static char *
@@ -618,7 +598,7 @@ cmd_list(const struct opts *op)
 				kq_buf_adds(&b, "{\"topic\":");
 				json_str(&b, t->name);
 				kq_buf_addc(&b, '}');
-				json_line(&b);
+				kq_cli_json_line(&b);
 			} else {
 				printf("%s\n", t->name);
 			}
@@ -643,7 +623,7 @@ cmd_list(const struct opts *op)
 				kq_buf_addf(&b, ",\"start_offsets\":%lld,\"end_offsets\":%lld,"
 					    "\"approx_records\":%lld}", (long long)start,
 					    (long long)end, (long long)(end - start));
-			json_line(&b);
+			kq_cli_json_line(&b);
 		} else {
 			char *row[6];
 
@@ -776,7 +756,7 @@ cmd_describe_configs(const struct opts *op, const struct kq_md_topic **topics, i
 				json_str(&b, c->IsSensitive ? NULL : val);
 				kq_buf_addf(&b, ",\"source\":\"%s\",\"sensitive\":%s}", src,
 					    c->IsSensitive ? "true" : "false");
-				json_line(&b);
+				kq_cli_json_line(&b);
 			} else {
 				char *row[3];
 
@@ -910,7 +890,7 @@ cmd_describe(const struct opts *op)
 					json_str(&b, kq_err_name(p->err));
 				}
 				kq_buf_addc(&b, '}');
-				json_line(&b);
+				kq_cli_json_line(&b);
 			} else {
 				char *row[7];
 
@@ -949,7 +929,7 @@ json_result(const struct opts *op, const char *topic, const char *result)
 	kq_buf_adds(&b, ",\"result\":");
 	json_str(&b, result);
 	kq_buf_addc(&b, '}');
-	json_line(&b);
+	kq_cli_json_line(&b);
 	kq_buf_free(&b);
 }
 
@@ -1329,22 +1309,17 @@ cmd_alter(const struct opts *op)
 static bool
 confirm(const struct opts *op)
 {
-	char line[64];
+	struct kq_buf q = { 0 };
+	bool ok;
 	int i;
 
-	if (op->yes)
-		return true;
-	if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
-		kq_usage_error("refusing to delete without -y (stdin or stderr is not a terminal)");
-	fprintf(stderr, "%s: delete %s", kq_cli_progname(), op->n_args > 1 ? "topics " : "topic ");
+	kq_buf_addf(&q, "delete %s", op->n_args > 1 ? "topics " : "topic ");
 	for (i = 0; i < op->n_args; i++)
-		fprintf(stderr, "%s'%s'", i ? ", " : "", op->args[i]);
-	fprintf(stderr, " and all %s data? [y/N] ", op->n_args > 1 ? "their" : "its");
-	fflush(stderr);
-	if (!fgets(line, sizeof(line), stdin))
-		return false;
-	return strcmp(line, "y\n") == 0 || strcmp(line, "Y\n") == 0 ||
-	       strcmp(line, "yes\n") == 0;
+		kq_buf_addf(&q, "%s'%s'", i ? ", " : "", op->args[i]);
+	kq_buf_addf(&q, " and all %s data?", op->n_args > 1 ? "their" : "its");
+	ok = kq_cli_confirm(op->yes, kq_buf_cstr(&q));
+	kq_buf_free(&q);
+	return ok;
 }
 
 static bool
