@@ -92,7 +92,7 @@ $(O)/bench/kq-perf: $(O)/tests/bench/kq-perf.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
 
-bench: all $(O)/bench/kq-perf
+bench: deps-bench all $(O)/bench/kq-perf
 	@QUICK=$(QUICK) sh tests/bench/run.sh $(O) $(BIN)
 
 # Single-module conveniences while developing: `make lib-log`.
@@ -115,6 +115,12 @@ test: deps-test all unit-bins
 deps-test:
 	@sh share/deps.sh test
 
+deps-bench:
+	@sh share/deps.sh bench
+
+deps-lint:
+	@sh share/deps.sh lint
+
 unit: all unit-bins
 	@sh tests/run.sh $(O) $(BIN) unit
 
@@ -126,7 +132,7 @@ asan: deps-test
 	@ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		sh tests/run.sh build/asan build/asan/bin
 
-lint:
+lint: deps-lint
 	mandoc -Tlint -Wwarning man/*.[0-9]
 	shellcheck -s bash completions/kq.bash
 
@@ -148,7 +154,7 @@ uninstall:
 clean:
 	rm -rf build bin
 
-.PHONY: all gen deps deps-test run test unit e2e asan lint install uninstall clean unit-bins bench
+.PHONY: all gen deps deps-test deps-bench deps-lint run test unit e2e asan lint install uninstall clean unit-bins bench
 .DELETE_ON_ERROR:
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
@@ -156,5 +162,6 @@ clean:
 # Fuzzing (clang libFuzzer; not part of `make test`): `make fuzz FUZZ_SECONDS=60`.
 FUZZ_SECONDS ?= 60
 fuzz:
+	@sh share/deps.sh fuzz
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 .PHONY: fuzz

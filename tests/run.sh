@@ -11,6 +11,14 @@ out=$(mktemp -d "${TMPDIR:-/tmp}/kq-test.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 status=0
 
+# Every program the tests run must be here before the first test starts: a
+# missing one stops the run with a line naming its Debian package.
+if [ "$what" != unit ] && ! sh "$top/share/deps.sh" check test >&2; then
+	echo "run.sh: missing test dependencies; run: sh share/deps.sh test" >&2
+	echo "0 passed, 1 failed, 0 skipped"
+	exit 1
+fi
+
 if [ "$what" != e2e ]; then
 	for t in "$obj"/tests/test-*; do
 		[ -x "$t" ] || continue
@@ -20,7 +28,7 @@ if [ "$what" != e2e ]; then
 		cat "$out/u.tap" >> "$out/all.tap"
 	done
 fi
-if [ "$what" != unit ] && command -v bats >/dev/null 2>&1; then
+if [ "$what" != unit ]; then
 	KQ_BIN=$(cd "$bin" && pwd)
 	export KQ_BIN
 	# shellcheck disable=SC2046
