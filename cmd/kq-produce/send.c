@@ -896,6 +896,10 @@ send_node(struct sender *s, struct node *n, int64_t now, bool draining)
 			     kq_err_str(r));
 		return false;
 	}
+	/* acks=0: what the socket has not taken is still held, so the
+	 * batches wait in their queues (and count against --buffer). */
+	if (opt.acks == 0 && kq_conn_unsent(conn) >= s->batch_limit)
+		return false;
 	if (n->version < 0) {
 		n->version = (int16_t)kq_conn_version(conn, KQ_API_PRODUCE, 8);
 		if (n->version < 3)
@@ -1047,6 +1051,9 @@ sender_step(struct sender *s, int in_fd, bool *in_ready, int64_t timeout_ms, boo
 	}
 	if (s->need_refresh)
 		wait = KQ_MIN(wait, KQ_MAX(s->retry_at_ms - now, 0));
+	/* Nothing to wait for (acks=0 at the end of input): do not sleep. */
+	if (npf == 0 && in_fd < 0 && s->pending == 0)
+		return;
 	if (in_fd >= 0) {
 		pf[npf].fd = in_fd;
 		pf[npf].events = POLLIN;

@@ -138,6 +138,22 @@ assert "line 2" in rows[0]["error"], rows
 	[ "$(kqc -t acks -e | wc -l)" -eq 2000 ]
 }
 
+@test "--acks 0 delivers every record, also through a --buffer smaller than the input" {
+	create_topic acks0 -p 3
+	"$KQ_FIXTURES/gen-lines" 200000 plain > "$BATS_TEST_TMPDIR/in"
+	# The socket's unsent bytes hold the batches back, so --buffer applies.
+	run --separate-stderr kqp -t acks0 -a 0 --buffer 64KiB -X batch.size=16KiB \
+		"$BATS_TEST_TMPDIR/in"
+	assert_status 0
+	# Nothing acknowledges acks=0 records: poll until the broker has them all.
+	for _ in $(seq 1 100); do
+		[ "$(kqc -t acks0 -e | wc -l)" -ge 200000 ] && break
+		sleep 0.1
+	done
+	kqc -t acks0 -e | sort > "$BATS_TEST_TMPDIR/out"
+	sort "$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+}
+
 @test "SIGTERM while reading a pipe: what was read is acknowledged, exit 143" {
 	create_topic sigp -p 1
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
