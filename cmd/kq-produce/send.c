@@ -651,7 +651,7 @@ add_partitions(struct sender *s, int32_t count, char *msg, size_t len)
 	return r;
 }
 
-/* The topic, if the metadata shows count partitions, each with a leader. */
+/* The topic, if the metadata shows count partitions, the new ones with a leader. */
 static const struct kq_md_topic *
 shown(struct sender *s, int32_t count)
 {
@@ -664,7 +664,7 @@ shown(struct sender *s, int32_t count)
 	t = kq_md_topic(md, opt.topic);
 	if (!t || t->err || t->n_parts < count)
 		return NULL;
-	for (i = 0; i < count; i++) {
+	for (i = s->nparts; i < count; i++) {
 		const struct kq_md_partition *mp = kq_md_partition(t, i);
 
 		if (!mp || mp->leader < 0 || mp->err == KQ_E_LEADER_NOT_AVAILABLE)
