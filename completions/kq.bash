@@ -30,7 +30,7 @@ _kq()
 		opts="--brokers --topic --partition --format --delimiter --null-data
 			--key-delimiter --key --header --empty-is-null --skip-empty
 			--max-record-bytes --on-error --rejects --acks --compression --linger
-			--buffer --count --tee --print-offsets --create --no-idempotence
+			--buffer --count --tee --print-offsets --create --keep-partitions --no-idempotence
 			--timeout --property --show-config --config --profile --progress
 			--no-progress --verbose --quiet --help --version"
 		case $prev in

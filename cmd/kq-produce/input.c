@@ -38,7 +38,8 @@ struct input {
 char *input_fatal;
 uint64_t input_skipped;
 int64_t input_max_record = 1024 * 1024;
-int32_t input_partitions = 1;
+struct sender *input_sender;
+uint64_t input_replaced;
 
 static FILE *rejects_fp;
 static int64_t last_warn_ms;
@@ -419,11 +420,17 @@ parse_json(struct input *in, bool (*fn)(void *arg, const struct in_rec *r), void
 				return 0;
 			continue;
 		}
-		if (r.partition >= input_partitions) {
-			snprintf(err, sizeof(err), "partition %d does not exist", (int)r.partition);
-			if (!bad_input(in, err, kq_bytes_of(p, n)))
-				return 0;
-			continue;
+		if (r.partition >= 0 && opt.partition < 0 &&
+		    !sender_has_partition(input_sender, r.partition)) {
+			if (opt.keep_partitions) {
+				snprintf(err, sizeof(err), "partition %d does not exist",
+					 (int)r.partition);
+				if (!bad_input(in, err, kq_bytes_of(p, n)))
+					return 0;
+				continue;
+			}
+			r.partition = -1;
+			input_replaced++;
 		}
 		if (!emit(in, &r, p, rawn, fn, arg))
 			return 0;

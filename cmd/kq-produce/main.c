@@ -22,7 +22,7 @@ static const char usage_text[] =
 "Examples:\n"
 "  kq-produce -t logs < app.log                 one record per line\n"
 "  kq-produce -t users -K '\\t' < users.tsv      keyed by the first column\n"
-"  kq-consume -t a -e -f json | kq-produce -t b -f json   exact copy\n"
+"  kq-consume -t a -e -f json | kq-produce -t b -f json --create    exact copy\n"
 "\n"
 "Connection:\n"
 "  -b, --brokers HOST[:PORT][,...]  bootstrap brokers (default: $KQ_BROKERS,\n"
@@ -36,11 +36,15 @@ static const char usage_text[] =
 "\n"
 "Where records go:\n"
 "  -t, --topic TOPIC                the topic to write to (required)\n"
-"  -p, --partition N                every record to partition N (default: keyed\n"
-"                                   records by murmur2 of the key, like the Java\n"
+"  -p, --partition N                every record to partition N (default: a JSON\n"
+"                                   record's own partition if the topic has it, else\n"
+"                                   keyed records by murmur2 of the key, like the Java\n"
 "                                   client; unkeyed records stick to one partition\n"
 "                                   per batch)\n"
-"      --create                     create the topic with broker defaults if missing\n"
+"      --create                     create the topic with broker defaults if missing,\n"
+"                                   and grow it to every partition JSON input names\n"
+"      --keep-partitions            a JSON partition the topic does not have is bad\n"
+"                                   input (default: placed as if unnamed, a warning)\n"
 "\n"
 "Input:\n"
 "  -f, --format FMT                 lines (default), json (as kq-consume -f json\n"
@@ -105,6 +109,7 @@ enum {
 	OPT_SKIP_EMPTY = 256, OPT_MAX_RECORD, OPT_ON_ERROR, OPT_REJECTS, OPT_LINGER,
 	OPT_BUFFER, OPT_NO_IDEMP, OPT_PRINT_OFFSETS, OPT_CREATE, OPT_TIMEOUT,
 	OPT_SHOW_CONFIG, OPT_BOOTSTRAP, OPT_CONFIG, OPT_PROFILE, OPT_PROGRESS, OPT_NO_PROGRESS,
+	OPT_KEEP_PARTITIONS,
 };
 
 static const struct option longopts[] = {
@@ -132,6 +137,7 @@ static const struct option longopts[] = {
 	{ "tee", no_argument, NULL, 'T' },
 	{ "print-offsets", no_argument, NULL, OPT_PRINT_OFFSETS },
 	{ "create", no_argument, NULL, OPT_CREATE },
+	{ "keep-partitions", no_argument, NULL, OPT_KEEP_PARTITIONS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "property", required_argument, NULL, 'X' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -403,6 +409,9 @@ opts_parse(int argc, char **argv)
 		case OPT_CREATE:
 			opt.create = true;
 			break;
+		case OPT_KEEP_PARTITIONS:
+			opt.keep_partitions = true;
+			break;
 		case OPT_TIMEOUT:
 			opt.timeout_ms = dur(optarg, "--timeout");
 			break;
@@ -576,7 +585,7 @@ main(int argc, char **argv)
 	started = kq_mono_ms();
 	f.s = sender_new();
 	input_max_record = sender_max_record(f.s);
-	input_partitions = sender_partitions(f.s);
+	input_sender = f.s;
 	if (opt.acks == 0)
 		kq_warn("--acks 0: delivery cannot be confirmed");
 	progress_init(&pg);
@@ -630,6 +639,10 @@ main(int argc, char **argv)
 	if (input_skipped)
 		kq_note("%llu bad record%s skipped", (unsigned long long)input_skipped,
 			input_skipped == 1 ? "" : "s");
+	if (input_replaced)
+		kq_warn("%llu record%s named a partition that topic '%s' does not have; placed "
+			"as if unnamed (--keep-partitions refuses them)",
+			(unsigned long long)input_replaced, input_replaced == 1 ? "" : "s", opt.topic);
 	if (got_signal && (status == 0))
 		status = 128 + got_signal;
 	sender_free(f.s);

@@ -52,6 +52,7 @@ struct opts {
 	int64_t count;			/* -1 = all */
 	bool tee, print_offsets, create;
 	bool idempotence;		/* on unless --no-idempotence */
+	bool keep_partitions;		/* a JSON partition the topic lacks is bad input */
 	int64_t timeout_ms;		/* give up on the cluster; 0 = never */
 	int64_t request_timeout_ms;
 	const char *client_id;
@@ -100,9 +101,11 @@ void input_close(struct input *in);
 /* Set when bad input under --on-error fail stopped reading: the exit message. */
 extern char *input_fatal;
 extern uint64_t input_skipped;
-/* Set by main from the sender: the record size limit, the partition count. */
+/* Set by main from the sender: the record size limit; the sender. */
 extern int64_t input_max_record;
-extern int32_t input_partitions;
+extern struct sender *input_sender;
+/* JSON records whose partition the topic does not have, placed as if unnamed. */
+extern uint64_t input_replaced;
 
 /* --rejects: one JSON line per record that was skipped or not delivered. */
 void rejects_write(const char *error, int32_t partition, struct kq_bytes key,
@@ -122,8 +125,12 @@ size_t sender_buffered(const struct sender *s);
 void sender_stats(const struct sender *s, uint64_t *acked, uint64_t *failed, uint64_t *bytes);
 /* Records not yet acknowledged or failed. */
 uint64_t sender_pending(const struct sender *s);
-/* The partition count (for validating a JSON "partition"). */
-int32_t sender_partitions(const struct sender *s);
+/*
+ * Does the topic have partition id (a JSON "partition")?  When this run
+ * created the topic, it is first grown to have it (up to 4096 partitions);
+ * that blocks until the metadata shows the new partitions.
+ */
+bool sender_has_partition(struct sender *s, int32_t id);
 /* The effective record size limit. */
 int64_t sender_max_record(const struct sender *s);
 /*

@@ -24,6 +24,7 @@
 
 #define REQ_BYTES_MAX (32 * 1024 * 1024)	/* one Produce request */
 #define BATCH_OVERHEAD 128		/* batch header and record framing slack */
+#define GROW_MAX 4096			/* partitions JSON input may grow a topic to */
 
 struct batch {
 	struct batch *next;
@@ -73,7 +74,8 @@ struct slot {
 struct sender {
 	struct kq_client *cl;
 	int32_t nparts;
-	struct part *parts;
+	struct part **parts;		/* pointers: batches point at their part */
+	bool grow;			/* this run created the topic: it may grow */
 	struct node *nodes;
 	int nnodes;
 	int32_t sticky;
@@ -386,10 +388,10 @@ batch_done(struct sender *s, struct batch *b, int64_t base, int err, const char 
 static int32_t
 choose(struct sender *s, const struct in_rec *r)
 {
-	if (r->partition >= 0)
-		return r->partition;
 	if (opt.partition >= 0)
 		return opt.partition;
+	if (r->partition >= 0)
+		return r->partition;
 	if (r->key.len >= 0)
 		return (int32_t)((kq_murmur2(r->key.p, (size_t)r->key.len) & 0x7fffffff) %
 				 (uint32_t)s->nparts);
@@ -399,7 +401,7 @@ choose(struct sender *s, const struct in_rec *r)
 void
 sender_add(struct sender *s, const struct in_rec *r, int64_t now_ms)
 {
-	struct part *p = &s->parts[choose(s, r)];
+	struct part *p = s->parts[choose(s, r)];
 	size_t rs = kq_record_size(r->key, r->value, r->headers, r->nheaders);
 
 	if (p->bb.count > 0 && kq_bb_size(&p->bb) + rs > s->batch_limit)
@@ -445,10 +447,24 @@ sender_stats(const struct sender *s, uint64_t *acked, uint64_t *failed, uint64_t
 	*bytes = s->bytes_acked;
 }
 
-int32_t
-sender_partitions(const struct sender *s)
+/* Room for partitions [nparts, n), without a leader until take_leaders. */
+static void
+parts_extend(struct sender *s, int32_t n)
 {
-	return s->nparts;
+	int32_t i;
+
+	if (n <= s->nparts)
+		return;
+	s->parts = kq_xrealloc(s->parts, (size_t)n * sizeof(*s->parts));
+	for (i = s->nparts; i < n; i++) {
+		struct part *p = kq_xcalloc(1, sizeof(*p));
+
+		p->id = i;
+		p->leader = -1;
+		kq_bb_init(&p->bb, opt.codec);
+		s->parts[i] = p;
+	}
+	s->nparts = n;
 }
 
 int64_t
@@ -490,7 +506,7 @@ give_up(struct sender *s, const char *why)
 	for (i = 0; i < s->nnodes; i++)
 		requeue_node(&s->nodes[i]);
 	for (i = 0; i < s->nparts; i++) {
-		struct part *p = &s->parts[i];
+		struct part *p = s->parts[i];
 		struct batch *b;
 
 		close_open(s, p);
@@ -513,7 +529,7 @@ take_leaders(struct sender *s, const struct kq_md_topic *t)
 	for (i = 0; i < s->nparts; i++) {
 		const struct kq_md_partition *mp = kq_md_partition(t, i);
 
-		s->parts[i].leader = mp && mp->err != KQ_E_LEADER_NOT_AVAILABLE ? mp->leader : -1;
+		s->parts[i]->leader = mp && mp->err != KQ_E_LEADER_NOT_AVAILABLE ? mp->leader : -1;
 	}
 }
 
@@ -568,12 +584,137 @@ create_topic(struct sender *s)
 			 opt.request_timeout_ms);
 	if (r != 0)
 		return false;
-	if (resp.Topics_count == 1 && resp.Topics[0].ErrorCode != 0 &&
-	    resp.Topics[0].ErrorCode != KQ_E_TOPIC_ALREADY_EXISTS)
+	if (resp.Topics_count == 1 && resp.Topics[0].ErrorCode == KQ_E_TOPIC_ALREADY_EXISTS)
+		return true;	/* someone else's: never grown implicitly */
+	if (resp.Topics_count == 1 && resp.Topics[0].ErrorCode != 0)
 		kq_die(KQ_EXIT_FAIL, "cannot create topic '%s': %s", opt.topic,
 		       kq_err_str(resp.Topics[0].ErrorCode));
 	kq_note("created topic '%s'", opt.topic);
+	s->grow = true;
 	return true;
+}
+
+/*
+ * CreatePartitions: the topic to count partitions.  0, or the error with
+ * its text in msg.  A blocking call needs a connection with nothing in
+ * flight; the controller's may carry produces, then any other will do (a
+ * standalone broker is always the controller).
+ */
+static int
+add_partitions(struct sender *s, int32_t count, char *msg, size_t len)
+{
+	struct kq_CreatePartitionsRequest req;
+	struct kq_CreatePartitionsRequest_CreatePartitionsTopic tp;
+	struct kq_CreatePartitionsResponse resp;
+	struct kq_conn *conn;
+	int v, r;
+
+	r = kq_client_controller_conn(s->cl, &conn);
+	if (r == 0 && (kq_conn_inflight(conn) > 0 || kq_conn_want_write(conn)))
+		r = kq_client_any_conn(s->cl, &conn);
+	if (r == 0 && (kq_conn_inflight(conn) > 0 || kq_conn_want_write(conn))) {
+		snprintf(msg, len, "no idle connection to the controller");
+		return KQ_ERR_AGAIN;
+	}
+	if (r != 0) {
+		snprintf(msg, len, "%s", kq_client_errstr(s->cl));
+		return r;
+	}
+	v = kq_conn_version(conn, KQ_API_CREATE_PARTITIONS, 1);
+	if (v < 0) {
+		snprintf(msg, len, "the broker cannot add partitions");
+		return KQ_ERR_UNSUPPORTED;
+	}
+	kq_CreatePartitionsRequest_CreatePartitionsTopic_init(&tp);
+	tp.Name = kq_str_c(opt.topic);
+	tp.Count = count;
+	tp.Assignments = NULL;
+	tp.Assignments_count = -1;
+	kq_CreatePartitionsRequest_init(&req);
+	req.Topics = &tp;
+	req.Topics_count = 1;
+	req.TimeoutMs = (int32_t)KQ_MIN(opt.request_timeout_ms, INT32_MAX);
+	r = kq_conn_call(conn, KQ_API_CREATE_PARTITIONS, (int16_t)v, &req, &s->arena, &resp,
+			 opt.request_timeout_ms);
+	if (r != 0) {
+		snprintf(msg, len, "%s", kq_conn_errstr(conn));
+	} else if (resp.Results_count != 1) {
+		snprintf(msg, len, "malformed CreatePartitions response");
+		r = KQ_ERR_CORRUPT;
+	} else if ((r = resp.Results[0].ErrorCode) != 0) {
+		char *em = kq_str_dup(resp.Results[0].ErrorMessage);
+
+		snprintf(msg, len, "%s%s%s", kq_err_str(r), em ? ": " : "", em ? em : "");
+		free(em);
+	}
+	kq_arena_reset(&s->arena);
+	return r;
+}
+
+/* The topic, if the metadata shows count partitions, the new ones with a leader. */
+static const struct kq_md_topic *
+shown(struct sender *s, int32_t count)
+{
+	const struct kq_metadata *md;
+	const struct kq_md_topic *t;
+	int32_t i;
+
+	if (kq_client_refresh(s->cl, &md) != 0)
+		return NULL;
+	t = kq_md_topic(md, opt.topic);
+	if (!t || t->err || t->n_parts < count)
+		return NULL;
+	for (i = s->nparts; i < count; i++) {
+		const struct kq_md_partition *mp = kq_md_partition(t, i);
+
+		if (!mp || mp->leader < 0 || mp->err == KQ_E_LEADER_NOT_AVAILABLE)
+			return NULL;
+	}
+	return t;
+}
+
+/*
+ * Grow the topic this run created to count partitions and wait, within
+ * --timeout, until the metadata shows them.  The input waits meanwhile, so
+ * records keep their order.  On failure the topic is not grown again.
+ */
+static bool
+grow(struct sender *s, int32_t count)
+{
+	char msg[300];
+	int err = add_partitions(s, count, msg, sizeof(msg));
+	const struct kq_md_topic *t;
+	int64_t start = kq_mono_ms();
+	int attempt = 0;
+
+	/* An error may mean that someone else grew it: look once anyway. */
+	while (!(t = shown(s, count))) {
+		if (!err && opt.timeout_ms > 0 && kq_mono_ms() - start >= opt.timeout_ms) {
+			snprintf(msg, sizeof(msg), "not in the metadata after --timeout");
+			err = KQ_ERR_TIMEOUT;
+		}
+		if (err) {
+			kq_warn("cannot grow topic '%s' to %d partitions: %s", opt.topic,
+				(int)count, msg);
+			s->grow = false;
+			return false;
+		}
+		usleep((useconds_t)kq_backoff_ms(attempt++) * 1000);
+	}
+	kq_note("topic '%s' now has %d partitions", opt.topic, (int)t->n_parts);
+	parts_extend(s, t->n_parts);
+	take_leaders(s, t);
+	return true;
+}
+
+bool
+sender_has_partition(struct sender *s, int32_t id)
+{
+	if (id < s->nparts)
+		return true;
+	if (!s->grow || id >= GROW_MAX)
+		return false;
+	return grow(s, id + 1);
 }
 
 /* The topic's max.message.bytes, or -1 when the broker does not say. */
@@ -657,7 +798,6 @@ sender_new(void)
 	char err[256];
 	int64_t maxmsg;
 	bool created = false;
-	int32_t i;
 
 	s->cl = kq_client_new(opt.brokers, opt.client_id, opt.timeout_ms, err, sizeof(err));
 	if (!s->cl)
@@ -693,15 +833,10 @@ sender_new(void)
 	}
 	s->need_refresh = false;
 	progress_made(s);
-	s->nparts = t->n_parts;
-	if (opt.partition >= s->nparts)
+	if (opt.partition >= t->n_parts)
 		kq_die(KQ_EXIT_NOTFOUND, "partition %d of topic '%s' does not exist (it has %d)",
-		       (int)opt.partition, opt.topic, (int)s->nparts);
-	s->parts = kq_xcalloc((size_t)s->nparts, sizeof(*s->parts));
-	for (i = 0; i < s->nparts; i++) {
-		s->parts[i].id = i;
-		kq_bb_init(&s->parts[i].bb, opt.codec);
-	}
+		       (int)opt.partition, opt.topic, (int)t->n_parts);
+	parts_extend(s, t->n_parts);
 	take_leaders(s, t);
 	s->sticky = (int32_t)(kq_mono_us() % (uint64_t)s->nparts);
 	s->producer_id = -1;
@@ -886,7 +1021,7 @@ send_node(struct sender *s, struct node *n, int64_t now, bool draining)
 	int cnt = 0, r;
 
 	for (i = 0; i < s->nparts; i++)
-		if (s->parts[i].leader == n->id && due_batch(s, &s->parts[i], now, draining))
+		if (s->parts[i]->leader == n->id && due_batch(s, s->parts[i], now, draining))
 			cnt++;
 	if (cnt == 0)
 		return false;
@@ -896,6 +1031,10 @@ send_node(struct sender *s, struct node *n, int64_t now, bool draining)
 			     kq_err_str(r));
 		return false;
 	}
+	/* acks=0: what the socket has not taken is still held, so the
+	 * batches wait in their queues (and count against --buffer). */
+	if (opt.acks == 0 && kq_conn_unsent(conn) >= s->batch_limit)
+		return false;
 	if (n->version < 0) {
 		n->version = (int16_t)kq_conn_version(conn, KQ_API_PRODUCE, 8);
 		if (n->version < 3)
@@ -910,7 +1049,7 @@ send_node(struct sender *s, struct node *n, int64_t now, bool draining)
 	rq->n = 0;
 	rq->next = NULL;
 	for (i = 0; i < s->nparts && rq->n < cnt; i++) {
-		struct part *p = &s->parts[i];
+		struct part *p = s->parts[i];
 		struct batch *b;
 
 		if (p->leader != n->id || p->inflight >= opt.max_inflight || !p->q_head)
@@ -969,7 +1108,7 @@ refresh(struct sender *s)
 			struct batch *b;
 
 			for (i = 0; i < s->nparts; i++) {
-				struct part *p = &s->parts[i];
+				struct part *p = s->parts[i];
 
 				close_open(s, p);
 				while ((b = queue_pop(p)))
@@ -979,6 +1118,7 @@ refresh(struct sender *s)
 		}
 		return;
 	}
+	parts_extend(s, t->n_parts);	/* grown meanwhile: keys follow, as in Java */
 	take_leaders(s, t);
 }
 
@@ -1003,7 +1143,7 @@ sender_step(struct sender *s, int in_fd, bool *in_ready, int64_t timeout_ms, boo
 	/* Send whatever is due. */
 	if (!s->need_refresh) {
 		for (pi = 0; pi < s->nparts; pi++) {
-			struct part *p = &s->parts[pi];
+			struct part *p = s->parts[pi];
 
 			if (p->leader >= 0 && p->inflight < opt.max_inflight &&
 			    (p->q_head || p->bb.count))
@@ -1040,13 +1180,16 @@ sender_step(struct sender *s, int in_fd, bool *in_ready, int64_t timeout_ms, boo
 		npf++;
 	}
 	for (pi = 0; pi < s->nparts; pi++) {
-		struct part *p = &s->parts[pi];
+		struct part *p = s->parts[pi];
 
 		if (p->inflight < opt.max_inflight && p->bb.count > 0 && !s->need_refresh)
 			wait = KQ_MIN(wait, KQ_MAX(p->open_ms + opt.linger_ms - now, 0));
 	}
 	if (s->need_refresh)
 		wait = KQ_MIN(wait, KQ_MAX(s->retry_at_ms - now, 0));
+	/* Nothing to wait for (acks=0 at the end of input): do not sleep. */
+	if (npf == 0 && in_fd < 0 && s->pending == 0)
+		return;
 	if (in_fd >= 0) {
 		pf[npf].fd = in_fd;
 		pf[npf].events = POLLIN;
@@ -1103,8 +1246,9 @@ sender_free(struct sender *s)
 	if (!s)
 		return;
 	for (i = 0; i < s->nparts; i++) {
-		kq_bb_free(&s->parts[i].bb);
-		free(s->parts[i].seqs);
+		kq_bb_free(&s->parts[i]->bb);
+		free(s->parts[i]->seqs);
+		free(s->parts[i]);
 	}
 	free(s->parts);
 	free(s->nodes);

@@ -82,6 +82,84 @@ print("ok")
 	assert_same_file "$BATS_TEST_TMPDIR/a.bin" "$BATS_TEST_TMPDIR/b.bin"
 }
 
+# fill_3parts TOPIC: in each of its 3 partitions keyed and unkeyed records,
+# headers, null keys and values, binary keys and values.
+fill_3parts() {
+	local p
+	for p in 0 1 2; do
+		printf 'k1\tv1 %s\n\tnull key\nk3\t\n\t\nunkeyed %s\n' "$p" "$p" |
+			kqp -t "$1" -p "$p" -K '\t' -Z -H trace="p$p" -H flag -H dup=1 -H dup=2
+		seq 1 $((200 + 50 * p)) | kqp -t "$1" -p "$p"
+		"$GENBIN" 40 | kqp -t "$1" -p "$p" -f binary -H bin=1
+	done
+}
+
+# json_sorted FILE FIELD...: json_strip, then the lines sorted, so that the
+# same records compare equal whatever order the partitions were read in.
+json_sorted() {
+	json_strip "$@" | LC_ALL=C sort
+}
+
+@test "the tour's json copy with --create keeps every record in its partition" {
+	create_topic logs -p 3
+	fill_3parts logs
+	kqc -t logs -e -f json > "$BATS_TEST_TMPDIR/src.json"
+	[ "$(wc -l < "$BATS_TEST_TMPDIR/src.json")" -eq 885 ]
+	run --separate-stderr bash -c 'set -o pipefail
+		kq-consume -t logs -e -f json | kq-produce -t logs-copy -f json --create'
+	assert_status 0
+	[[ "$stderr" == *"created topic 'logs-copy'"* ]] || fail "stderr: $stderr"
+	[[ "$stderr" != *warning* ]] || fail "stderr: $stderr"
+	run --separate-stderr kqt describe logs-copy
+	assert_status 0
+	[ "${#lines[@]}" -eq 4 ] || fail "logs-copy: $output"
+	kqc -t logs-copy -e -f json > "$BATS_TEST_TMPDIR/copy.json"
+	# Same partition, offset, key, value, headers and timestamp for every record.
+	json_sorted "$BATS_TEST_TMPDIR/src.json" topic > "$BATS_TEST_TMPDIR/a"
+	json_sorted "$BATS_TEST_TMPDIR/copy.json" topic > "$BATS_TEST_TMPDIR/b"
+	assert_same_file "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+	for p in 0 1 2; do
+		kqc -t logs -p "$p" -e -f binary > "$BATS_TEST_TMPDIR/a.bin"
+		kqc -t logs-copy -p "$p" -e -f binary > "$BATS_TEST_TMPDIR/b.bin"
+		assert_same_file "$BATS_TEST_TMPDIR/a.bin" "$BATS_TEST_TMPDIR/b.bin"
+	done
+}
+
+@test "json copy into a smaller existing topic re-places what it lacks, once warned; --keep-partitions refuses" {
+	create_topic wide -p 3
+	fill_3parts wide
+	create_topic narrow -p 2
+	kqc -t wide -e -f json > "$BATS_TEST_TMPDIR/src.json"
+	n2=$(kqc -t wide -p 2 -e -f json | wc -l)
+	# --create does not grow a topic that existed before.
+	run --separate-stderr bash -c 'set -o pipefail
+		kq-consume -t wide -e -f json | kq-produce -t narrow -f json --create'
+	assert_status 0
+	[ "$(grep -c warning <<< "$stderr")" -eq 1 ] || fail "stderr: $stderr"
+	[[ "$stderr" == *"warning: $n2 records named a partition that topic 'narrow' does not have"* ]] ||
+		fail "stderr: $stderr"
+	[ "$(kqt describe narrow | wc -l)" -eq 3 ] || fail "narrow grew: $(kqt describe narrow)"
+	kqc -t narrow -e -f json > "$BATS_TEST_TMPDIR/copy.json"
+	# Every record is there; those of partitions 0 and 1 stayed where they were.
+	json_sorted "$BATS_TEST_TMPDIR/src.json" topic partition offset > "$BATS_TEST_TMPDIR/a"
+	json_sorted "$BATS_TEST_TMPDIR/copy.json" topic partition offset > "$BATS_TEST_TMPDIR/b"
+	assert_same_file "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
+	for p in 0 1; do
+		json_sorted <(grep "\"partition\":$p," "$BATS_TEST_TMPDIR/src.json") topic offset \
+			> "$BATS_TEST_TMPDIR/a"
+		json_sorted "$BATS_TEST_TMPDIR/copy.json" topic offset > "$BATS_TEST_TMPDIR/b"
+		[ -z "$(LC_ALL=C comm -23 "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b")" ] ||
+			fail "records of partition $p moved"
+	done
+	# Strict: the first record of partition 2 is bad input, exit 5.
+	create_topic narrow2 -p 2
+	run --separate-stderr bash -c 'set -o pipefail
+		kq-consume -t wide -e -f json | kq-produce -t narrow2 -f json --keep-partitions'
+	assert_status 5
+	[[ "$stderr" == *"stdin line "*": partition 2 does not exist"* ]] || fail "stderr: $stderr"
+	[[ "$stderr" != *warning* ]] || fail "stderr: $stderr"
+}
+
 @test "json input: partition, headers as object, timestamp and base64 are honoured" {
 	create_topic jin -p 2
 	cat > "$BATS_TEST_TMPDIR/in.json" << 'EOF'

@@ -138,6 +138,22 @@ assert "line 2" in rows[0]["error"], rows
 	[ "$(kqc -t acks -e | wc -l)" -eq 2000 ]
 }
 
+@test "--acks 0 delivers every record, also through a --buffer smaller than the input" {
+	create_topic acks0 -p 3
+	"$KQ_FIXTURES/gen-lines" 200000 plain > "$BATS_TEST_TMPDIR/in"
+	# The socket's unsent bytes hold the batches back, so --buffer applies.
+	run --separate-stderr kqp -t acks0 -a 0 --buffer 64KiB -X batch.size=16KiB \
+		"$BATS_TEST_TMPDIR/in"
+	assert_status 0
+	# Nothing acknowledges acks=0 records: poll until the broker has them all.
+	for _ in $(seq 1 100); do
+		[ "$(kqc -t acks0 -e | wc -l)" -ge 200000 ] && break
+		sleep 0.1
+	done
+	kqc -t acks0 -e | sort > "$BATS_TEST_TMPDIR/out"
+	sort "$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+}
+
 @test "SIGTERM while reading a pipe: what was read is acknowledged, exit 143" {
 	create_topic sigp -p 1
 	mkfifo "$BATS_TEST_TMPDIR/fifo"
@@ -161,15 +177,46 @@ assert "line 2" in rows[0]["error"], rows
 	[ "$(kqc -t sigp -e | wc -l)" -eq 100 ]
 }
 
-@test "JSON partition and timestamp fields are honoured; a missing partition is bad input" {
+@test "JSON partition and timestamp are honoured; -p overrides; a missing partition is re-placed" {
 	create_topic jpart -p 2
 	printf '%s\n' '{"value":"x","partition":1,"timestamp":1714560000123}' > "$BATS_TEST_TMPDIR/in"
 	run --separate-stderr kqp -t jpart -f json "$BATS_TEST_TMPDIR/in"
 	assert_status 0
 	run --separate-stderr kqc -t jpart -p 1 -e -f '%p %T %s\n'
 	[ "$output" = "1 1714560000123 x" ] || fail "got: $output"
-	printf '%s\n' '{"value":"y","partition":7}' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr kqp -t jpart -f json -p 0 "$BATS_TEST_TMPDIR/in"
+	assert_status 0
+	run --separate-stderr kqc -t jpart -p 0 -e -f '%p %s\n'
+	[ "$output" = "0 x" ] || fail "-p 0 did not override: $output"
+	# Partitions 7 and 9 do not exist: the records go where their key sends
+	# them, as a record naming no partition, and one warning counts them.
+	printf '%s\n' '{"key":"k","value":"y","partition":7}' '{"key":"k","value":"z","partition":9}' \
+		'{"key":"k","value":"ref"}' > "$BATS_TEST_TMPDIR/in"
 	run --separate-stderr kqp -t jpart -f json "$BATS_TEST_TMPDIR/in"
+	assert_status 0
+	[ "$stderr" = "kq-produce: warning: 2 records named a partition that topic 'jpart' does not have; placed as if unnamed (--keep-partitions refuses them)" ] ||
+		fail "stderr: $stderr"
+	run --separate-stderr kqc -t jpart -e -f '%p %k=%s\n'
+	[ "$(grep -c ' k=' <<< "$output")" -eq 3 ] || fail "got: $output"
+	[ "$(grep ' k=' <<< "$output" | cut -d' ' -f1 | sort -u | wc -l)" -eq 1 ] ||
+		fail "not placed by key: $output"
+	run --separate-stderr kqp -t jpart -f json --keep-partitions "$BATS_TEST_TMPDIR/in"
 	assert_status 5
-	[[ "$stderr" == *"partition 7 does not exist"* ]] || fail "stderr: $stderr"
+	[[ "$stderr" == *"in line 1: partition 7 does not exist"* ]] || fail "stderr: $stderr"
+}
+
+@test "--create grows the topic it created to a JSON partition, up to 4096 partitions" {
+	printf '%s\n' '{"value":"a","partition":2}' '{"value":"far","partition":4096}' \
+		'{"value":"b","partition":1}' > "$BATS_TEST_TMPDIR/in"
+	run --separate-stderr kqp -t jgrow -f json --create "$BATS_TEST_TMPDIR/in"
+	assert_status 0
+	[[ "$stderr" == *"topic 'jgrow' now has 3 partitions"* ]] || fail "stderr: $stderr"
+	[[ "$stderr" == *"warning: 1 record named a partition that topic 'jgrow' does not have"* ]] ||
+		fail "stderr: $stderr"
+	[ "$(kqt describe jgrow | wc -l)" -eq 4 ] || fail "jgrow: $(kqt describe jgrow)"
+	run --separate-stderr kqc -t jgrow -e -f '%p %s\n'
+	[ "${#lines[@]}" -eq 3 ] || fail "jgrow holds: $output"
+	grep -qx '1 b' <<< "$output" || fail "jgrow holds: $output"
+	grep -qx '2 a' <<< "$output" || fail "jgrow holds: $output"
+	grep -qx '[012] far' <<< "$output" || fail "jgrow holds: $output"
 }
