@@ -179,7 +179,7 @@ count_redraws() {
 	run --separate-stderr kqt describe ovr --configs --no-headers
 	assert_status 0
 	# The broker's log.roll.hours=48 and a built-in default are shown here only.
-	[[ "$output" =~ ovr\ +segment\.ms=172800000\  ]] || fail "no segment.ms: $output"
+	[[ "$output" =~ ovr\ +segment\.ms=172800000\ +broker ]] || fail "no broker source: $output"
 	[[ "$output" =~ ovr\ +max\.message\.bytes=[0-9]+\ +default ]] || fail "no default source: $output"
 	run --separate-stderr kqt describe ovr --overrides --no-headers
 	assert_status 0
@@ -194,6 +194,18 @@ import json, sys
 print(sorted((r["key"], r["value"], r["source"]) for r in map(json.loads, sys.stdin)))')" = \
 		"[('cleanup.policy', 'compact', 'topic'), ('retention.ms', '3600000', 'topic')]" ] ||
 		fail "JSON: $output"
+	# Kafka's names for the three sources, as a Kafka admin client sees them.
+	if have_py_module confluent_kafka; then
+		run "$KQ_PY" -c '
+import sys
+from confluent_kafka.admin import AdminClient, ConfigResource
+a = AdminClient({"bootstrap.servers": sys.argv[1]})
+c = list(a.describe_configs([ConfigResource("topic", "ovr")]).values())[0].result(30)
+for k in ("retention.ms", "segment.ms", "segment.bytes"):
+    print(k, c[k].source, c[k].is_default)' "$KQ_BROKERS"
+		[ "$output" = "$(printf 'retention.ms 1 False\nsegment.ms 4 False\nsegment.bytes 5 True')" ] ||
+			fail "confluent-kafka sees: $output"
+	fi
 	# A topic without overrides: nothing but the header.
 	run --separate-stderr kqt describe novr --overrides
 	assert_status 0
