@@ -310,6 +310,12 @@ print(sorted((r["topic"], r["partition"], r["isr"]) for r in map(json.loads, sys
 	[ "$(committed gdt)" = "$(printf 'rdt 0 0\nrdt 1 0')" ] || fail "2023: $(committed gdt)"
 	run --separate-stderr kqg reset gdt -t rdt --to-datetime 2025-01-01 --execute
 	[ "$(committed gdt)" = "$(printf 'rdt 0 3\nrdt 1 2')" ] || fail "2025: $(committed gdt)"
+	# Unix milliseconds, and a time relative to now (every record is older).
+	run --separate-stderr kqg reset gdt -t rdt --to-datetime 1714521600000 --execute
+	[ "$(committed gdt)" = "$(printf 'rdt 0 1\nrdt 1 1')" ] || fail "Unix ms: $(committed gdt)"
+	run --separate-stderr kqg reset gdt -t rdt --to-datetime -1h
+	[[ "${lines[1]}" =~ ^rdt\ +0\ +1\ +3$ ]] && [[ "${lines[2]}" =~ ^rdt\ +1\ +1\ +2$ ]] ||
+		fail "-1h plan: $output"
 	run --separate-stderr kqg reset gdt -t rdt --to-datetime 'May 1st'
 	assert_status 2
 	[[ "$stderr" == *"bad --to-datetime 'May 1st'"* ]] || fail "stderr: $stderr"
