@@ -89,6 +89,26 @@ bg_produce() {
 		fail "after end of input: $(kqc -t linger -e) / $(cat "$BATS_TEST_TMPDIR/in.err")"
 }
 
+# count TOPIC: how many records the topic holds.
+count() {
+	kqc -t "$1" -e 2> /dev/null | wc -l
+}
+
+@test "--linger is the longest wait: full batches go out at once, the rest waits for the end of input" {
+	create_topic lingerfull -p 1
+	bg_produce in -t lingerfull --linger 1h -X batch.size=1KiB
+	exec 4> "$BATS_TEST_TMPDIR/in"
+	# 40 records of 51 bytes: two or more full 1 KiB batches, and a rest.
+	seq -f '%050g' 1 40 >&4
+	wait_for "the full batches" eval '[ "$(count lingerfull)" -gt 0 ]'
+	n=$(count lingerfull)
+	[ "$n" -lt 40 ] || fail "all $n records sent while input is open"
+	pid_alive "$BG_PID" || fail "kq-produce exited: $(cat "$BATS_TEST_TMPDIR/in.err")"
+	exec 4>&-
+	wait "$BG_PID"
+	[ "$(kqc -t lingerfull -e)" = "$(seq -f '%050g' 1 40)" ] || fail "topic holds $(count lingerfull)"
+}
+
 @test "--linger 1s: a record goes out once the linger passes, while input stays open" {
 	create_topic linger2 -p 1
 	bg_produce in -t linger2 --linger 1s
