@@ -20,8 +20,8 @@ kqg() {
 	timeout -k 5 "$KQ_TOOL_TIMEOUT" kq-groups "$@"
 }
 
-# wait_for WHAT CMD...: run CMD every 0.1 s until it succeeds, for at most
-# 40 s (the progress test waits for a 10 s tick).
+# wait_for WHAT CMD...: run CMD until it succeeds, 400 times at most, 0.1 s
+# apart (over 40 s: the progress test waits for a 10 s tick).
 wait_for() {
 	local what=$1 i
 	shift
