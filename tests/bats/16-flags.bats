@@ -374,8 +374,9 @@ print(sorted((r["topic"], r["partition"], r["isr"]) for r in map(json.loads, sys
 
 # ---- kq-broker --check-config, --log-format, --advertise ----
 
-# spawn_broker LOG ARGS...: another broker on 127.0.0.1:0 with its stderr in
-# LOG; sets SPAWN_PID and SPAWN_PORT (from the ready line, text or JSON).
+# spawn_broker LOG ARGS...: another broker on 127.0.0.1:0 (unless ARGS say
+# --listen) with its stderr in LOG; sets SPAWN_PID and SPAWN_PORT (from the
+# ready line, text or JSON).
 spawn_broker() {
 	local log=$1 i
 	shift
@@ -384,7 +385,7 @@ spawn_broker() {
 	track_pid "$SPAWN_PID"
 	SPAWN_PORT=
 	for ((i = 0; i < KQ_READY_TIMEOUT * 20; i++)); do
-		SPAWN_PORT=$(sed -n 's/.*ready on 127\.0\.0\.1:\([0-9][0-9]*\) (node.*/\1/p' "$log")
+		SPAWN_PORT=$(sed -n 's/.*ready on [^ ]*:\([0-9][0-9]*\) (node.*/\1/p' "$log")
 		[ -n "$SPAWN_PORT" ] && return 0
 		pid_alive "$SPAWN_PID" || break
 		sleep 0.05
@@ -481,4 +482,11 @@ brokers_of() {
 	assert_status 0
 	run brokers_of "$output"
 	[ "$output" = "[{'id': 3, 'name': '127.0.0.1:$SPAWN_PORT'}]" ] || fail "kcat -L brokers: $output"
+	# Listening on all interfaces: the host name.
+	spawn_broker "$d/any.log" -d "$d/data-any" --listen 0.0.0.0:0
+	run --separate-stderr timeout 30 kcat -L -J -b "127.0.0.1:$SPAWN_PORT"
+	stop_broker "$SPAWN_PID"
+	assert_status 0
+	run brokers_of "$output"
+	[ "$output" = "[{'id': 0, 'name': '$(hostname):$SPAWN_PORT'}]" ] || fail "kcat -L brokers: $output"
 }
