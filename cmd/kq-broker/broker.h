@@ -97,6 +97,18 @@ void topic_config_build(struct topic_config *tc, char **keys, char **values, int
 const char *const *topic_config_keys(int *n);
 /* Default value of a topic key as text (malloc'd). */
 char *topic_config_default(const char *key);
+/* DescribeConfigs ConfigSource values kq reports. */
+enum {
+	KQ_CONFIG_SOURCE_TOPIC = 1,
+	KQ_CONFIG_SOURCE_STATIC_BROKER = 4,
+	KQ_CONFIG_SOURCE_DEFAULT = 5,
+};
+/*
+ * Where a topic without an override of key gets its value from: STATIC_BROKER
+ * when the broker's configuration (file or -X) moved it off the built-in
+ * default, else DEFAULT.
+ */
+int topic_config_default_source(const char *key);
 
 /* ---- partitions (partition.c) ---- */
 

@@ -575,27 +575,34 @@ set_num(struct topic_config *tc, const struct tkey *k, int64_t v)
 		*(int32_t *)((char *)tc + k->off) = (int32_t)v;
 }
 
+/* A topic's config without overrides, from broker config c. */
+static void
+topic_config_base(struct topic_config *tc, const struct broker_config *c)
+{
+	tc->segment_bytes = c->segment_bytes;
+	tc->segment_ms = c->segment_ms;
+	tc->retention_ms = c->retention_ms;
+	tc->retention_bytes = c->retention_bytes;
+	tc->max_message_bytes = c->message_max_bytes;
+	tc->min_insync_replicas = c->min_insync_replicas;
+	tc->index_interval_bytes = c->index_interval_bytes;
+	tc->segment_index_bytes = c->segment_index_bytes;
+	tc->cleanup_policy = c->cleanup_policy;
+	tc->min_cleanable_ratio = c->cleaner_min_ratio;
+	tc->delete_retention_ms = c->cleaner_delete_retention_ms;
+	tc->min_compaction_lag_ms = c->cleaner_min_lag_ms;
+	tc->max_compaction_lag_ms = c->cleaner_max_lag_ms;
+	tc->flush_messages = c->flush_messages;
+	tc->flush_ms = c->flush_ms;
+	tc->log_append_time = false;
+}
+
 void
 topic_config_build(struct topic_config *tc, char **ks, char **vs, int n)
 {
 	int i;
 
-	tc->segment_bytes = cfg.segment_bytes;
-	tc->segment_ms = cfg.segment_ms;
-	tc->retention_ms = cfg.retention_ms;
-	tc->retention_bytes = cfg.retention_bytes;
-	tc->max_message_bytes = cfg.message_max_bytes;
-	tc->min_insync_replicas = cfg.min_insync_replicas;
-	tc->index_interval_bytes = cfg.index_interval_bytes;
-	tc->segment_index_bytes = cfg.segment_index_bytes;
-	tc->cleanup_policy = cfg.cleanup_policy;
-	tc->min_cleanable_ratio = cfg.cleaner_min_ratio;
-	tc->delete_retention_ms = cfg.cleaner_delete_retention_ms;
-	tc->min_compaction_lag_ms = cfg.cleaner_min_lag_ms;
-	tc->max_compaction_lag_ms = cfg.cleaner_max_lag_ms;
-	tc->flush_messages = cfg.flush_messages;
-	tc->flush_ms = cfg.flush_ms;
-	tc->log_append_time = false;
+	topic_config_base(tc, &cfg);
 	for (i = 0; i < n; i++) {
 		const struct tkey *k = tkey_find(ks[i]);
 		int64_t v;
@@ -652,4 +659,24 @@ topic_config_default(const char *key)
 	if (k->size == sizeof(int64_t))
 		return kq_xasprintf("%lld", (long long)*(int64_t *)((char *)&tc + k->off));
 	return kq_xasprintf("%d", *(int32_t *)((char *)&tc + k->off));
+}
+
+int
+topic_config_default_source(const char *key)
+{
+	static struct broker_config builtin;
+	static bool have_builtin;
+	const struct tkey *k = tkey_find(key);
+	struct topic_config now, dflt;
+
+	if (!k || k->size == 0)
+		return KQ_CONFIG_SOURCE_DEFAULT;
+	if (!have_builtin) {
+		config_defaults(&builtin);
+		have_builtin = true;
+	}
+	topic_config_base(&now, &cfg);
+	topic_config_base(&dflt, &builtin);
+	return memcmp((char *)&now + k->off, (char *)&dflt + k->off, k->size) != 0 ?
+		KQ_CONFIG_SOURCE_STATIC_BROKER : KQ_CONFIG_SOURCE_DEFAULT;
 }

@@ -285,7 +285,7 @@ dc_add(struct dc *d, const char *key, const char *value, int8_t source)
 	r->Name = amsg(d->a, key);
 	r->Value = amsg(d->a, value);
 	r->ReadOnly = false;
-	r->IsDefault = source == 5;
+	r->IsDefault = source == KQ_CONFIG_SOURCE_DEFAULT;
 	r->ConfigSource = source;
 	r->IsSensitive = false;
 	r->Synonyms_count = 0;
@@ -304,7 +304,7 @@ dc_add(struct dc *d, const char *key, const char *value, int8_t source)
 static void
 dc_broker_cb(void *arg, const char *key, const char *value)
 {
-	dc_add(arg, key, value, 4);
+	dc_add(arg, key, value, KQ_CONFIG_SOURCE_STATIC_BROKER);
 }
 
 int
@@ -346,11 +346,11 @@ h_describe_configs(struct req *rq)
 					if (strcmp(t->ckeys[c], keys[k]) == 0)
 						break;
 				if (c < t->nconf) {
-					dc_add(&d, keys[k], t->cvals[c], 1);
+					dc_add(&d, keys[k], t->cvals[c], KQ_CONFIG_SOURCE_TOPIC);
 				} else {
 					char *v = topic_config_default(keys[k]);
 
-					dc_add(&d, keys[k], v, 5);
+					dc_add(&d, keys[k], v, (int8_t)topic_config_default_source(keys[k]));
 					free(v);
 				}
 			}

@@ -488,9 +488,9 @@ run(void)
 	tv.tv_usec = (cfg.checkpoint_interval_ms % 1000) * 1000;
 	evtimer_add(ck_timer, &tv);
 
-	fprintf(stderr, "kq-broker: ready on %s:%d (node %d, standalone, data %s)\n",
-		cfg.listen_host, port, cfg.node_id, cfg.data_dir);
-	fflush(stderr);
+	/* A log line like the others: stamped, and JSON under --log-format json. */
+	kq_log_info("ready on %s:%d (node %d, standalone, data %s)", cfg.listen_host, port,
+		    cfg.node_id, cfg.data_dir);
 	event_base_dispatch(B.base);
 	return 0;
 }
