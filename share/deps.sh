@@ -33,6 +33,7 @@ test	default-jre-headless	java
 test	procps			pkill
 test,lint	mandoc		mandoc
 test	bsdextrautils		col
+test	bsdutils		script
 test	diffutils		cmp
 test	coreutils		timeout
 lint	shellcheck		shellcheck
