@@ -205,3 +205,23 @@ after_damage() {
 	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "second broker: status $status"
 	pid_alive "$first" || fail "the first broker died"
 }
+
+# startup_state: how the last start described its data directory.
+startup_state() {
+	sed -n 's/.*loading topics from .* (\(.*\))$/\1/p' "$KQ_BROKER_LOG" | tail -n 1
+}
+
+@test "start-up names a new data directory, a clean and an unclean shutdown" {
+	mkdir -p "$KQ_DATA_DIR"
+	start_broker
+	[ "$(startup_state)" = "new data directory" ] || fail "empty dir: $(startup_state)"
+	create_topic st -p 1
+	printf 'a\nb\n' | kqp -t st
+	stop_broker || fail "kq-broker did not exit on SIGTERM"
+	start_broker
+	[ "$(startup_state)" = "clean shutdown" ] || fail "after SIGTERM: $(startup_state)"
+	kill9_broker
+	start_broker
+	[ "$(startup_state)" = "unclean shutdown" ] || fail "after kill -9: $(startup_state)"
+	[ "$(kqc -t st -e | wc -l)" -eq 2 ]
+}
