@@ -44,6 +44,7 @@ struct broker_config {
 	int64_t retention_check_ms;	/* log.retention.check.interval.ms */
 	int cleanup_policy;		/* log.cleanup.policy: POLICY_* bits */
 	bool cleaner_enable;		/* log.cleaner.enable */
+	int64_t cleaner_backoff_ms;	/* log.cleaner.backoff.ms */
 	double cleaner_min_ratio;	/* log.cleaner.min.cleanable.ratio */
 	int64_t cleaner_delete_retention_ms;
 	int64_t cleaner_min_lag_ms;	/* log.cleaner.min.compaction.lag.ms */
