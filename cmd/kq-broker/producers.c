@@ -243,23 +243,6 @@ producer_state_free(struct partition *p)
 	}
 }
 
-static int
-pread_all(int fd, unsigned char *buf, size_t n, int64_t pos)
-{
-	while (n > 0) {
-		ssize_t r = pread(fd, buf, n, (off_t)pos);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		buf += r;
-		n -= (size_t)r;
-		pos += r;
-	}
-	return 0;
-}
-
 /*
  * Replay the batch headers of the log's last REBUILD_OFFSETS offsets: what
  * an in-flight retry at the time of a crash can refer to.
@@ -285,7 +268,7 @@ producer_state_rebuild(struct partition *p)
 			while (pos + KQ_BATCH_HEADER_SIZE <= stop) {
 				int64_t size, base;
 
-				if (pread_all(sl[i].fd, hdr, sizeof(hdr), pos) < 0)
+				if (kq_io_pread_all(sl[i].fd, hdr, sizeof(hdr), pos) < 0)
 					return;
 				size = kq_batch_size(hdr);
 				base = (int64_t)kq_be64(hdr + KQ_BATCH_OFF_BASE_OFFSET);

@@ -127,26 +127,6 @@ fsync_dir(const char *dir)
 	return rc < 0 ? KQ_ERR_IO : 0;
 }
 
-/* pread exactly n bytes; false on error or end of file. */
-static bool
-pread_full(int fd, void *p, size_t n, int64_t pos)
-{
-	unsigned char *q = p;
-	ssize_t r;
-
-	while (n > 0) {
-		r = pread(fd, q, n, (off_t)pos);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		q += r;
-		n -= (size_t)r;
-		pos += r;
-	}
-	return true;
-}
-
 static int
 write_full(int fd, const void *p, size_t n, int64_t pos)
 {
@@ -320,7 +300,7 @@ idx_load(struct kq_log *log, struct seg *s)
 	if (fstat(fd, &st) == 0 && st.st_size >= 8 && st.st_size <= ((int64_t)1 << 31)) {
 		n = (size_t)st.st_size / 8;
 		buf = kq_xmalloc(n * 8);
-		if (pread_full(fd, buf, n * 8, 0)) {
+		if (kq_io_pread_all(fd, buf, n * 8, 0) == 0) {
 			for (i = 0; i < n; i++) {
 				off = s->base + (int32_t)kq_be32(buf + i * 8);
 				pos = (int32_t)kq_be32(buf + i * 8 + 4);
@@ -344,7 +324,7 @@ idx_load(struct kq_log *log, struct seg *s)
 	if (fstat(fd, &st) == 0 && st.st_size >= 12 && st.st_size <= ((int64_t)1 << 31)) {
 		n = (size_t)st.st_size / 12;
 		buf = kq_xmalloc(n * 12);
-		if (pread_full(fd, buf, n * 12, 0)) {
+		if (kq_io_pread_all(fd, buf, n * 12, 0) == 0) {
 			for (i = 0; i < n; i++) {
 				ts = (int64_t)kq_be64(buf + i * 12);
 				off = s->base + (int32_t)kq_be32(buf + i * 12 + 8);
@@ -576,7 +556,7 @@ bh_read(const struct seg *s, int64_t pos, struct bh *h)
 {
 	unsigned char p[HDR];
 
-	if (pos + HDR > s->size || !pread_full(s->fd, p, HDR, pos))
+	if (pos + HDR > s->size || kq_io_pread_all(s->fd, p, HDR, pos) < 0)
 		return false;
 	return bh_parse(p, h) && pos + h->size <= s->size;
 }
@@ -587,7 +567,7 @@ refill(int fd, unsigned char *buf, int64_t pos, int64_t file_size, int64_t *wpos
 {
 	*wpos = pos;
 	*wlen = KQ_MIN(file_size - pos, SCAN_CHUNK);
-	if (!pread_full(fd, buf, (size_t)*wlen, pos)) {
+	if (kq_io_pread_all(fd, buf, (size_t)*wlen, pos) < 0) {
 		*wlen = 0;
 		return false;
 	}
@@ -618,7 +598,7 @@ batch_crc_ok(int fd, unsigned char *buf, int64_t pos, int64_t wpos, int64_t *wle
 	*wlen = 0;
 	for (at = pos + KQ_BATCH_OFF_ATTRIBUTES; at < end; at += (int64_t)n) {
 		n = (size_t)KQ_MIN(end - at, SCAN_CHUNK);
-		if (!pread_full(fd, buf, n, at))
+		if (kq_io_pread_all(fd, buf, n, at) < 0)
 			return false;
 		crc = kq_crc32c(crc, buf, n);
 	}
@@ -1487,7 +1467,7 @@ record_for_time(struct kq_log *log, struct seg *s, int64_t pos, const struct bh 
 	if (h->size > TIME_BATCH_CAP)
 		return;
 	p = kq_xmalloc((size_t)h->size);
-	if (!pread_full(s->fd, p, (size_t)h->size, pos) ||
+	if (kq_io_pread_all(s->fd, p, (size_t)h->size, pos) < 0 ||
 	    (kq_be16(p + KQ_BATCH_OFF_ATTRIBUTES) & KQ_ATTR_LOG_APPEND_TIME)) {
 		free(p);
 		return;
@@ -1948,7 +1928,7 @@ breader_next(struct breader *rd, const unsigned char **p, struct bh *h)
 			/* Bounded by the file's size, checked above. */
 			free(rd->big);
 			rd->big = kq_xmalloc((size_t)h->size);
-			if (!pread_full(rd->fd, rd->big, (size_t)h->size, rd->pos))
+			if (kq_io_pread_all(rd->fd, rd->big, (size_t)h->size, rd->pos) < 0)
 				return KQ_ERR_IO;
 			*p = rd->big;
 			rd->pos += h->size;

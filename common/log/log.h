@@ -289,5 +289,11 @@ struct kq_io {
 extern struct kq_io kq_io;
 /* write(2) through kq_io until all is written: 0, or KQ_ERR_IO (ENOSPC for a write of 0). */
 int kq_io_write_all(int fd, const void *p, size_t n);
+/*
+ * pread(2) exactly n bytes at pos: 0; KQ_ERR_TRUNCATED when the file ends
+ * first (the buffer then holds what was read, nothing made up); KQ_ERR_IO
+ * with errno kept.  Any thread.
+ */
+int kq_io_pread_all(int fd, void *p, size_t n, int64_t pos);
 
 #endif

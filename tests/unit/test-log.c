@@ -823,6 +823,33 @@ test_flush(void)
 	free(d);
 }
 
+/* kq_io_pread_all over a real file cut short: never more than the file holds. */
+static void
+test_pread_all(void)
+{
+	char *d = fresh_dir(), *p = kq_xasprintf("%s/f", d);
+	unsigned char buf[100];
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	KQ_ASSERT(fd >= 0);
+	memset(buf, 'x', sizeof(buf));
+	T_EQ(write(fd, buf, sizeof(buf)), sizeof(buf));
+	memset(buf, 0, sizeof(buf));
+	T_EQ(kq_io_pread_all(fd, buf, 60, 40), 0);
+	T_OK(buf[0] == 'x' && buf[59] == 'x', "60 bytes at 40 read");
+	T_EQ(ftruncate(fd, 70), 0);
+	memset(buf, 0, sizeof(buf));
+	T_EQ(kq_io_pread_all(fd, buf, 60, 40), KQ_ERR_TRUNCATED);
+	T_OK(buf[29] == 'x' && buf[30] == 0, "what the file holds, nothing after");
+	T_EQ(kq_io_pread_all(fd, buf, 1, 70), KQ_ERR_TRUNCATED);
+	T_EQ(kq_io_pread_all(fd, buf, 0, 70), 0);
+	close(fd);
+	T_EQ(kq_io_pread_all(fd, buf, 1, 0), KQ_ERR_IO);
+	T_EQ(errno, EBADF);
+	free(p);
+	free(d);
+}
+
 static void
 rm_rf(const char *dir)
 {
@@ -855,6 +882,7 @@ main(void)
 	T_RUN(test_enospc);
 	T_RUN(test_advance_start_truncate);
 	T_RUN(test_flush);
+	T_RUN(test_pread_all);
 	rm_rf(root);
 	return t_done();
 }
