@@ -94,7 +94,7 @@ coord_append(void *owner, int32_t part, const unsigned char *batch, size_t len, 
 	/* The log rewrites baseOffset in place; the coordinator's bytes are const. */
 	kq_buf_reset(&abuf);
 	kq_buf_add(&abuf, batch, len);
-	rc = partition_append(p, (unsigned char *)abuf.buf, abuf.len, &base);
+	rc = partition_append(p, (unsigned char *)abuf.buf, abuf.len, NULL, &base);
 	if (rc) {
 		kq_coord_append_done(coord, done, rc, kq_now_ms());
 		return;

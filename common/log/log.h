@@ -19,6 +19,8 @@
 
 #include "../base/base.h"
 
+struct kq_batch_hdr;	/* common/proto/batch.h */
+
 enum kq_flush_mode {
 	KQ_FLUSH_ACK = 0,	/* fsync before acks=1/-1 answers (default) */
 	KQ_FLUSH_OS = 1,	/* page cache only, like Kafka's default */
@@ -81,15 +83,18 @@ void kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg);
  * each batch's baseOffset (consecutively from LEO) and, if leader_epoch >= 0,
  * partitionLeaderEpoch, in place in p; then writes them with one write(2).
  * Rolls the segment first if needed.  *base_offset = offset of the first
- * record.  Updates the indexes and the leader-epoch cache.
+ * record.  Updates the indexes and the leader-epoch cache.  one: the header
+ * of the single batch filling p, as the caller parsed it (a produce), so
+ * it is not parsed again; NULL: each batch's header is parsed here.
  * As a follower (assign_offsets false) batches keep their offsets, which must
  * continue LEO without gaps (else KQ_ERR_INVALID).  Recovery accepts
- * forward offset jumps (compaction leaves them) but not backward ones.  Bad framing is KQ_ERR_CORRUPT.  A failed or short write truncates the segment back and
- * returns KQ_ERR_IO (errno set); LEO is unchanged.  A new leader epoch is
+ * forward offset jumps (compaction leaves them) but not backward ones.
+ * Bad framing is KQ_ERR_CORRUPT.  A failed or short write truncates the
+ * segment back and returns KQ_ERR_IO (errno set); LEO is unchanged.  A new leader epoch is
  * persisted to leader-epoch-checkpoint (an fsync, once per epoch).
  */
-int kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epoch,
-		  bool assign_offsets, int64_t *base_offset);
+int kq_log_append(struct kq_log *log, unsigned char *p, size_t n, const struct kq_batch_hdr *one,
+		  int32_t leader_epoch, bool assign_offsets, int64_t *base_offset);
 
 /*
  * Find stored bytes to serve a fetch at offset, below max_offset (HW for
