@@ -44,6 +44,7 @@ struct broker_config {
 	int64_t retention_check_ms;	/* log.retention.check.interval.ms */
 	int cleanup_policy;		/* log.cleanup.policy: POLICY_* bits */
 	bool cleaner_enable;		/* log.cleaner.enable */
+	int64_t cleaner_backoff_ms;	/* log.cleaner.backoff.ms */
 	double cleaner_min_ratio;	/* log.cleaner.min.cleanable.ratio */
 	int64_t cleaner_delete_retention_ms;
 	int64_t cleaner_min_lag_ms;	/* log.cleaner.min.compaction.lag.ms */
@@ -136,8 +137,12 @@ int partition_open(struct partition **out, struct topic *t, int32_t id, int64_t 
 		   int64_t hw, int64_t log_start, bool clean, char *errbuf, size_t errlen);
 /* Close (or delete from disk) and free; waiting produces get an error. */
 void partition_close(struct partition *p, bool delete);
-/* Append validated batches; marks the partition dirty or (flush=os) advances HW. */
-int partition_append(struct partition *p, unsigned char *b, size_t n, int64_t *base_offset);
+/*
+ * Append validated batches; marks the partition dirty or (flush=os) advances
+ * HW.  h: the parsed header when b is one batch (kq_log_append), or NULL.
+ */
+int partition_append(struct partition *p, unsigned char *b, size_t n, const struct kq_batch_hdr *h,
+		     int64_t *base_offset);
 /* HW moved: complete produces and wake fetches (deferred to the loop). */
 void partition_hw_advanced(struct partition *p);
 void partition_set_hw(struct partition *p, int64_t hw);
@@ -151,10 +156,10 @@ void partition_set_hw(struct partition *p, int64_t hw);
  * with those, append nothing), or a Kafka error (OUT_OF_ORDER_SEQUENCE_NUMBER,
  * INVALID_PRODUCER_EPOCH, INVALID_RECORD).
  */
-int producer_check(struct partition *p, const unsigned char *batch, int64_t *dup_first,
+int producer_check(struct partition *p, const struct kq_batch_hdr *h, int64_t *dup_first,
 		   int64_t *dup_last);
-/* Record an appended batch (base = its first offset). */
-void producer_appended(struct partition *p, const unsigned char *batch, int64_t base);
+/* Record an appended batch (h its header, base its first offset). */
+void producer_appended(struct partition *p, const struct kq_batch_hdr *h, int64_t base);
 /* Rebuild from the tail of the log at open; free at close. */
 void producer_state_rebuild(struct partition *p);
 void producer_state_free(struct partition *p);

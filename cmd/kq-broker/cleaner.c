@@ -8,7 +8,9 @@
  * single worker thread reads and rewrites (kq_clean_task_run), and the
  * loop swaps the result in (kq_log_clean_done), which is a few renames.
  * One pass is out at a time; when it returns, the next is looked for at
- * once, so a backlog drains without waiting for the timer.
+ * once, so a backlog drains without waiting.  Finding nothing to clean
+ * arms the cleaner's own timer (log.cleaner.backoff.ms, as Kafka's
+ * cleaner threads back off), independent of retention's interval.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,7 +38,7 @@ static char *job_topic, *job_dir;
 static int32_t job_part;
 static int64_t job_start_ms;
 static int cursor;			/* round robin over partitions */
-static struct event *timer, *done_ev;
+static struct event *timer, *backoff, *done_ev;
 
 static void *
 worker_main(void *arg)
@@ -85,6 +87,16 @@ hand_over(struct topic *tp, struct partition *p, struct kq_clean_task *t)
 	job_ready = true;
 	pthread_cond_signal(&cv);
 	pthread_mutex_unlock(&mu);
+}
+
+static void
+arm(struct event *ev, int64_t ms)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
 }
 
 /*
@@ -169,7 +181,8 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	free(job_dir);
 	job_topic = job_dir = NULL;
 	busy = false;
-	(void)schedule(kq_now_ms());
+	if (!schedule(kq_now_ms()) && !B.stopping)
+		arm(backoff, cfg.cleaner_backoff_ms);
 }
 
 static void
@@ -209,24 +222,28 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (B.stopping)
 		return;
 	retain(now);
-	(void)schedule(now);
+}
+
+static void
+backoff_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (!B.stopping && !busy && !schedule(kq_now_ms()))
+		arm(backoff, cfg.cleaner_backoff_ms);
 }
 
 int
 cleaner_start(struct event_base *base)
 {
-	struct timeval tv;
-
 	done_ev = event_new(base, -1, 0, done_cb, NULL);
 	timer = event_new(base, -1, EV_PERSIST, timer_cb, NULL);
-	if (!done_ev || !timer)
+	backoff = evtimer_new(base, backoff_cb, NULL);
+	if (!done_ev || !timer || !backoff)
 		return -1;
 	if (pthread_create(&thread, NULL, worker_main, NULL) != 0)
 		return -1;
 	started = true;
-	tv.tv_sec = (time_t)(cfg.retention_check_ms / 1000);
-	tv.tv_usec = (suseconds_t)(cfg.retention_check_ms % 1000) * 1000;
-	evtimer_add(timer, &tv);
+	arm(timer, cfg.retention_check_ms);
+	arm(backoff, cfg.cleaner_backoff_ms);
 	return 0;
 }
 
@@ -250,8 +267,9 @@ cleaner_stop(void)
 	free(job_dir);
 	job_topic = job_dir = NULL;
 	event_free(timer);
+	event_free(backoff);
 	event_free(done_ev);
-	timer = done_ev = NULL;
+	timer = backoff = done_ev = NULL;
 }
 
 bool

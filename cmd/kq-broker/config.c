@@ -62,6 +62,7 @@ static const struct ckey keys[] = {
 	{ "log.retention.check.interval.ms", CT_I64, F(retention_check_ms), 10, INT32_MAX },
 	{ "log.cleanup.policy", CT_POLICY, F(cleanup_policy), 0, 0 },
 	{ "log.cleaner.enable", CT_BOOL, F(cleaner_enable), 0, 0 },
+	{ "log.cleaner.backoff.ms", CT_I64, F(cleaner_backoff_ms), 1, INT32_MAX },
 	{ "log.cleaner.min.cleanable.ratio", CT_RATIO, F(cleaner_min_ratio), 0, 0 },
 	{ "log.cleaner.delete.retention.ms", CT_I64, F(cleaner_delete_retention_ms), 0,
 	  INT64_MAX },
@@ -72,7 +73,6 @@ static const struct ckey keys[] = {
 	/* Accepted so existing server.properties files load without warnings. */
 	{ "log.cleaner.threads", CT_IGNORE, 0, 0, 0 },
 	{ "log.cleaner.dedupe.buffer.size", CT_IGNORE, 0, 0, 0 },
-	{ "log.cleaner.backoff.ms", CT_IGNORE, 0, 0, 0 },
 	{ "num.network.threads", CT_IGNORE, 0, 0, 0 },
 	{ "num.io.threads", CT_IGNORE, 0, 0, 0 },
 	{ "socket.send.buffer.bytes", CT_IGNORE, 0, 0, 0 },
@@ -120,6 +120,7 @@ config_defaults(struct broker_config *c)
 	c->retention_check_ms = 300000;
 	c->cleanup_policy = POLICY_DELETE;
 	c->cleaner_enable = true;
+	c->cleaner_backoff_ms = 15000;
 	c->cleaner_min_ratio = 0.5;
 	c->cleaner_delete_retention_ms = 86400000;
 	c->cleaner_min_lag_ms = 0;

@@ -1,13 +1,17 @@
 /*
- * h_fetch.c - Fetch v4-11 with long polling.  Records are never copied:
- * kq_log_read gives file ranges, the response headers go into an evbuffer
- * and each range is added as a file segment (sendfile on the way out).  A
- * request that cannot be answered yet is parked with a copy of its body and
- * re-evaluated when a high watermark moves or its max_wait_ms expires.
+ * h_fetch.c - Fetch v4-11 with long polling.  Records are not copied by
+ * kq: kq_log_read gives file ranges, the response headers go into an
+ * evbuffer and each range is added as a file segment (libevent maps it and
+ * writes from the mapping).  A request that cannot be answered yet is
+ * parked with a copy of its body and re-evaluated when a high watermark
+ * moves or its max_wait_ms expires.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -48,6 +52,22 @@ epoch_check(const struct partition *p, int32_t cur)
 	return cur < p->leader_epoch ? KQ_E_FENCED_LEADER_EPOCH : KQ_E_UNKNOWN_LEADER_EPOCH;
 }
 
+/* The file behind a slice, for messages: "/data/t-0/00000000000000000000.log". */
+static const char *
+slice_path(const struct kq_slice *s, char *buf, size_t n)
+{
+	char link[64];
+	ssize_t r;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", s->fd);
+	r = readlink(link, buf, n - 1);
+	if (r < 0)
+		snprintf(buf, n, "fd %d", s->fd);
+	else
+		buf[r] = '\0';
+	return buf;
+}
+
 /* Add bytes [pos, pos+len) of fd; a dup is handed to libevent (it closes it). */
 static int
 add_slice(struct evbuffer *out, const struct kq_slice *s)
@@ -56,10 +76,69 @@ add_slice(struct evbuffer *out, const struct kq_slice *s)
 
 	if (fd >= 0 && evbuffer_add_file(out, fd, s->pos, s->len) == 0)
 		return 0;
-	kq_log_warn("serving %lld bytes from fd %d", (long long)s->len, s->fd);
 	if (fd >= 0)
 		close(fd);
 	return -1;
+}
+
+/* The fallback when a slice cannot be added as a file segment: read it. */
+static int
+copy_slice(struct evbuffer *out, const struct kq_slice *s)
+{
+	unsigned char *tmp = kq_xmalloc((size_t)s->len);
+	int rc = kq_io_pread_all(s->fd, tmp, (size_t)s->len, s->pos);
+
+	if (rc == 0)
+		evbuffer_add(out, tmp, (size_t)s->len);
+	free(tmp);
+	return rc;
+}
+
+/*
+ * Put one partition's slices into pb, which the caller sends only after
+ * writing its length: every byte there is the log's.  A slice is mapped
+ * (add_slice) or, when that fails, read (copy_slice).  A file cut or
+ * replaced behind the broker's back ends before the slice: a mapping would
+ * serve zeros past the end, a read comes up short.  Either, or a failed
+ * read, makes the whole partition KAFKA_STORAGE_ERROR, logged with the file
+ * and offset.
+ */
+static int16_t
+part_records(struct evbuffer *pb, const struct kq_slice *sl, int n)
+{
+	char path[PATH_MAX], why[64];
+	struct stat st;
+	int i, rc;
+
+	for (i = 0; i < n; i++) {
+		const struct kq_slice *s = &sl[i];
+
+		if (s->len <= 0)
+			continue;
+		if (add_slice(pb, s) == 0) {
+			rc = fstat(s->fd, &st) < 0 ? KQ_ERR_IO : 0;
+			if (rc == 0 && s->pos + s->len > (int64_t)st.st_size) {
+				snprintf(why, sizeof(why), "the file ends at %lld",
+					 (long long)st.st_size);
+				rc = KQ_ERR_TRUNCATED;
+			}
+		} else {
+			rc = copy_slice(pb, s);
+			snprintf(why, sizeof(why), "short read");
+		}
+		if (rc == 0)
+			continue;
+		if (rc == KQ_ERR_TRUNCATED)
+			kq_log_warnx("fetch: %s: %lld bytes at offset %lld: %s (changed behind "
+				     "the broker's back?)", slice_path(s, path, sizeof(path)),
+				     (long long)s->len, (long long)s->pos, why);
+		else
+			kq_log_warn("fetch: %s: %lld bytes at offset %lld",
+				    slice_path(s, path, sizeof(path)), (long long)s->len,
+				    (long long)s->pos);
+		return KQ_E_KAFKA_STORAGE_ERROR;
+	}
+	return 0;
 }
 
 /*
@@ -146,8 +225,18 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 		kq_wr_i32(w, ft->Partitions_count);
 		for (j = 0; j < ft->Partitions_count; j++) {
 			struct fpart *f = &fp[k++];
-			int s;
+			struct evbuffer *pb = NULL;
 
+			if (f->bytes > 0) {
+				pb = evbuffer_new();
+				if (!pb)
+					kq_fatalx("out of memory");
+				if ((f->err = part_records(pb, f->sl, f->nslice)) != 0) {
+					evbuffer_free(pb);
+					pb = NULL;
+					f->bytes = 0;
+				}
+			}
 			kq_wr_i32(w, ft->Partitions[j].Partition);
 			kq_wr_i16(w, f->err);
 			kq_wr_i64(w, f->hw);
@@ -158,26 +247,12 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 			if (version >= 11)
 				kq_wr_i32(w, -1);	/* preferred_read_replica */
 			kq_wr_i32(w, (int32_t)f->bytes);
-			if (f->bytes == 0)
+			if (!pb)
 				continue;
 			evbuffer_add(out, w->buf, w->len);
 			kq_buf_reset(w);
-			for (s = 0; s < f->nslice; s++) {
-				if (f->sl[s].len <= 0)
-					continue;
-				if (add_slice(out, &f->sl[s]) < 0) {
-					/* The length is already out: pad with a short read fallback. */
-					unsigned char *tmp = kq_xmalloc((size_t)f->sl[s].len);
-					ssize_t got = pread(f->sl[s].fd, tmp, (size_t)f->sl[s].len,
-							    f->sl[s].pos);
-
-					if (got < f->sl[s].len)
-						memset(tmp + (got > 0 ? got : 0), 0,
-						       (size_t)(f->sl[s].len - (got > 0 ? got : 0)));
-					evbuffer_add(out, tmp, (size_t)f->sl[s].len);
-					free(tmp);
-				}
-			}
+			evbuffer_add_buffer(out, pb);
+			evbuffer_free(pb);
 		}
 	}
 	evbuffer_add(out, w->buf, w->len);

@@ -94,7 +94,7 @@ coord_append(void *owner, int32_t part, const unsigned char *batch, size_t len, 
 	/* The log rewrites baseOffset in place; the coordinator's bytes are const. */
 	kq_buf_reset(&abuf);
 	kq_buf_add(&abuf, batch, len);
-	rc = partition_append(p, (unsigned char *)abuf.buf, abuf.len, &base);
+	rc = partition_append(p, (unsigned char *)abuf.buf, abuf.len, NULL, &base);
 	if (rc) {
 		kq_coord_append_done(coord, done, rc, kq_now_ms());
 		return;
@@ -209,23 +209,6 @@ load_batches(int32_t part, const unsigned char *buf, size_t len, int64_t off, in
 	return off;
 }
 
-static int
-pread_full(int fd, unsigned char *p, size_t n, int64_t pos)
-{
-	while (n > 0) {
-		ssize_t r = pread(fd, p, n, (off_t)pos);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-		pos += r;
-	}
-	return 0;
-}
-
 /* Replay one __consumer_offsets partition from its log start to its end. */
 static void
 load_partition(struct partition *p, int32_t part)
@@ -252,8 +235,7 @@ load_partition(struct partition *p, int32_t part)
 				break;
 			kq_buf_reset(&b);
 			kq_buf_grow(&b, (size_t)sl[i].len);
-			if (pread_full(sl[i].fd, (unsigned char *)b.buf, (size_t)sl[i].len,
-				       sl[i].pos) < 0) {
+			if (kq_io_pread_all(sl[i].fd, b.buf, (size_t)sl[i].len, sl[i].pos) < 0) {
 				kq_log_warn("load %s: read", kq_log_dir(p->log));
 				break;
 			}

@@ -99,6 +99,7 @@ static int16_t
 produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct partition *p,
 	    int64_t *base, int64_t *end, int64_t *append_ms)
 {
+	struct kq_batch_hdr h;
 	struct topic *t;
 	int64_t dup_first, dup_last;
 	int rc;
@@ -112,16 +113,16 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 		return KQ_E_NOT_LEADER_OR_FOLLOWER;
 	if (rec.len <= 0)
 		return KQ_E_INVALID_RECORD;
-	rc = kq_batch_validate(rec.p, (size_t)rec.len, (size_t)t->tc.max_message_bytes);
+	/* The one parse of this batch's header; checks and append share it. */
+	rc = kq_batch_validate(rec.p, (size_t)rec.len, (size_t)t->tc.max_message_bytes, &h);
 	if (rc)
 		return (int16_t)(rc > 0 ? rc : KQ_E_CORRUPT_MESSAGE);
-	if (rq->version < 7 &&
-	    (kq_be16(rec.p + KQ_BATCH_OFF_ATTRIBUTES) & KQ_ATTR_CODEC_MASK) == KQ_CODEC_ZSTD)
+	if (rq->version < 7 && (h.Attributes & KQ_ATTR_CODEC_MASK) == KQ_CODEC_ZSTD)
 		return KQ_E_UNSUPPORTED_COMPRESSION_TYPE;
 	/* Kafka's rule; clients before v8 do not know INVALID_RECORD. */
 	if ((t->tc.cleanup_policy & POLICY_COMPACT) && !cleaner_all_keyed(rec.p, (size_t)rec.len))
 		return rq->version >= 8 ? KQ_E_INVALID_RECORD : KQ_E_CORRUPT_MESSAGE;
-	rc = producer_check(p, rec.p, &dup_first, &dup_last);
+	rc = producer_check(p, &h, &dup_first, &dup_last);
 	if (rc == PRODUCER_DUPLICATE) {
 		*base = dup_first;
 		*end = dup_last + 1;
@@ -134,16 +135,18 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 		unsigned char *b = (unsigned char *)rec.p;
 
 		*append_ms = kq_now_ms();
-		kq_put16(b + KQ_BATCH_OFF_ATTRIBUTES,
-			 kq_be16(b + KQ_BATCH_OFF_ATTRIBUTES) | KQ_ATTR_LOG_APPEND_TIME);
-		kq_put64(b + KQ_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)*append_ms);
-		kq_put32(b + KQ_BATCH_OFF_CRC, kq_crc32c(0, b + KQ_BATCH_OFF_ATTRIBUTES,
-							 (size_t)rec.len - KQ_BATCH_OFF_ATTRIBUTES));
+		h.Attributes |= KQ_ATTR_LOG_APPEND_TIME;
+		h.MaxTimestamp = *append_ms;
+		kq_put16(b + KQ_BATCH_OFF_ATTRIBUTES, (uint16_t)h.Attributes);
+		kq_put64(b + KQ_BATCH_OFF_MAX_TIMESTAMP, (uint64_t)h.MaxTimestamp);
+		h.Crc = kq_crc32c(0, b + KQ_BATCH_OFF_ATTRIBUTES,
+				  (size_t)rec.len - KQ_BATCH_OFF_ATTRIBUTES);
+		kq_put32(b + KQ_BATCH_OFF_CRC, h.Crc);
 	}
 	/* The frame is the connection's writable input buffer (evbuffer_pullup). */
-	rc = partition_append(p, (unsigned char *)rec.p, (size_t)rec.len, base);
+	rc = partition_append(p, (unsigned char *)rec.p, (size_t)rec.len, &h, base);
 	if (rc == 0) {
-		producer_appended(p, rec.p, *base);
+		producer_appended(p, &h, *base);
 		*end = kq_log_end(p->log);
 	}
 	return (int16_t)rc;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -339,6 +340,33 @@ lock_data_dir(void)
 	free(path);
 }
 
+/*
+ * True when the data directory holds nothing but what any start creates
+ * (the lock, meta.properties) and what a file system puts in an empty
+ * mount point: a new directory, which no shutdown, clean or not, has left.
+ */
+static bool
+data_dir_new(void)
+{
+	static const char *const not_data[] = { ".", "..", ".lock", "meta.properties",
+						"lost+found" };
+	struct dirent *de;
+	DIR *d = opendir(cfg.data_dir);
+	bool empty = true;
+	size_t i;
+
+	if (!d)
+		return false;
+	while (empty && (de = readdir(d)) != NULL) {
+		for (i = 0; i < KQ_ARRAY_LEN(not_data); i++)
+			if (strcmp(de->d_name, not_data[i]) == 0)
+				break;
+		empty = i < KQ_ARRAY_LEN(not_data);
+	}
+	closedir(d);
+	return empty;
+}
+
 static void
 second_signal(int sig)
 {
@@ -421,7 +449,7 @@ static int
 run(void)
 {
 	char errbuf[512] = "", *marker, hostbuf[256];
-	bool clean;
+	bool clean, fresh;
 	int port = 0;
 	struct timeval tv;
 
@@ -441,8 +469,9 @@ run(void)
 	load_meta();
 	marker = data_path(".kq_cleanshutdown");
 	clean = access(marker, F_OK) == 0;
-	kq_log_info("loading topics from %s (%s shutdown)", cfg.data_dir,
-		    clean ? "clean" : "unclean");
+	fresh = !clean && data_dir_new();
+	kq_log_info("loading topics from %s (%s)", cfg.data_dir,
+		    fresh ? "new data directory" : clean ? "clean shutdown" : "unclean shutdown");
 	if (topics_load(clean, errbuf, sizeof(errbuf)) < 0) {
 		kq_log_warnx("cannot load topics: %s", errbuf);
 		return 1;

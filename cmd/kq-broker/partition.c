@@ -90,11 +90,12 @@ partition_set_hw(struct partition *p, int64_t hw)
 }
 
 int
-partition_append(struct partition *p, unsigned char *b, size_t n, int64_t *base_offset)
+partition_append(struct partition *p, unsigned char *b, size_t n, const struct kq_batch_hdr *h,
+		 int64_t *base_offset)
 {
 	int rc;
 
-	rc = kq_log_append(p->log, b, n, p->leader_epoch, true, base_offset);
+	rc = kq_log_append(p->log, b, n, h, p->leader_epoch, true, base_offset);
 	if (rc < 0) {
 		kq_log_warnx("append to %s: %s", kq_log_dir(p->log), kq_err_str(rc));
 		return KQ_E_KAFKA_STORAGE_ERROR;

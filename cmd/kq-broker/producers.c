@@ -158,78 +158,60 @@ seq_add(int32_t seq, int32_t n)
 	return (int32_t)(((int64_t)seq + n) % ((int64_t)INT32_MAX + 1));
 }
 
-struct bhdr {
-	int64_t pid;
-	int16_t epoch;
-	int32_t first_seq, last_seq, delta;
-};
-
-static void
-hdr_of(const unsigned char *b, struct bhdr *h)
-{
-	h->pid = (int64_t)kq_be64(b + KQ_BATCH_OFF_PRODUCER_ID);
-	h->epoch = (int16_t)kq_be16(b + KQ_BATCH_OFF_PRODUCER_EPOCH);
-	h->first_seq = (int32_t)kq_be32(b + KQ_BATCH_OFF_BASE_SEQUENCE);
-	h->delta = (int32_t)kq_be32(b + KQ_BATCH_OFF_LAST_OFFSET_DELTA);
-	h->last_seq = seq_add(h->first_seq, h->delta);
-}
-
 int
-producer_check(struct partition *p, const unsigned char *batch, int64_t *dup_first,
+producer_check(struct partition *p, const struct kq_batch_hdr *h, int64_t *dup_first,
 	       int64_t *dup_last)
 {
-	struct bhdr h;
+	int32_t last_seq = seq_add(h->BaseSequence, h->LastOffsetDelta);
 	struct producer *e;
 	int i;
 
-	hdr_of(batch, &h);
-	if (h.pid < 0)
+	if (h->ProducerId < 0)
 		return 0;
-	if (h.first_seq < 0 || h.epoch < 0)
+	if (h->BaseSequence < 0 || h->ProducerEpoch < 0)
 		return KQ_E_INVALID_RECORD;
-	e = find(p->producers, h.pid);
+	e = find(p->producers, h->ProducerId);
 	if (!e)
 		return 0;	/* unknown here: any sequence starts it */
-	if (h.epoch < e->epoch)
+	if (h->ProducerEpoch < e->epoch)
 		return KQ_E_INVALID_PRODUCER_EPOCH;
-	if (h.epoch > e->epoch)
-		return h.first_seq == 0 ? 0 : KQ_E_OUT_OF_ORDER_SEQUENCE_NUMBER;
+	if (h->ProducerEpoch > e->epoch)
+		return h->BaseSequence == 0 ? 0 : KQ_E_OUT_OF_ORDER_SEQUENCE_NUMBER;
 	for (i = 0; i < e->nb; i++)
-		if (e->b[i].first_seq == h.first_seq && e->b[i].last_seq == h.last_seq) {
+		if (e->b[i].first_seq == h->BaseSequence && e->b[i].last_seq == last_seq) {
 			*dup_first = e->b[i].first_off;
 			*dup_last = e->b[i].last_off;
 			return PRODUCER_DUPLICATE;
 		}
-	if (h.first_seq != seq_add(e->last_seq, 1))
+	if (h->BaseSequence != seq_add(e->last_seq, 1))
 		return KQ_E_OUT_OF_ORDER_SEQUENCE_NUMBER;
 	return 0;
 }
 
 void
-producer_appended(struct partition *p, const unsigned char *batch, int64_t base)
+producer_appended(struct partition *p, const struct kq_batch_hdr *h, int64_t base)
 {
-	struct bhdr h;
+	int32_t last_seq = seq_add(h->BaseSequence, h->LastOffsetDelta);
 	struct producer *e;
 
-	hdr_of(batch, &h);
-	if (h.pid < 0)
+	if (h->ProducerId < 0)
 		return;
-	e = find(p->producers, h.pid);
+	e = find(p->producers, h->ProducerId);
 	if (!e)
-		e = add(p, h.pid);
-	if (h.epoch != e->epoch)
+		e = add(p, h->ProducerId);
+	if (h->ProducerEpoch != e->epoch)
 		e->nb = 0;
-	e->epoch = h.epoch;
-	e->last_seq = h.last_seq;
+	e->epoch = h->ProducerEpoch;
+	e->last_seq = last_seq;
 	e->used = ++p->producers->tick;
 	if (e->nb == KEEP_BATCHES) {
 		memmove(e->b, e->b + 1, (KEEP_BATCHES - 1) * sizeof(e->b[0]));
 		e->nb--;
 	}
-	e->b[e->nb].first_seq = h.first_seq;
-	e->b[e->nb].last_seq = h.last_seq;
+	e->b[e->nb].first_seq = h->BaseSequence;
+	e->b[e->nb].last_seq = last_seq;
 	e->b[e->nb].first_off = base;
-	e->b[e->nb].last_off = base + h.delta;
+	e->b[e->nb].last_off = base + h->LastOffsetDelta;
 	e->nb++;
 }
 
@@ -241,23 +223,6 @@ producer_state_free(struct partition *p)
 		free(p->producers);
 		p->producers = NULL;
 	}
-}
-
-static int
-pread_all(int fd, unsigned char *buf, size_t n, int64_t pos)
-{
-	while (n > 0) {
-		ssize_t r = pread(fd, buf, n, (off_t)pos);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		buf += r;
-		n -= (size_t)r;
-		pos += r;
-	}
-	return 0;
 }
 
 /*
@@ -283,17 +248,15 @@ producer_state_rebuild(struct partition *p)
 			int64_t pos = sl[i].pos, stop = sl[i].pos + sl[i].len;
 
 			while (pos + KQ_BATCH_HEADER_SIZE <= stop) {
-				int64_t size, base;
+				struct kq_batch_hdr h;
 
-				if (pread_all(sl[i].fd, hdr, sizeof(hdr), pos) < 0)
+				if (kq_io_pread_all(sl[i].fd, hdr, sizeof(hdr), pos) < 0 ||
+				    kq_batch_hdr_parse(hdr, sizeof(hdr), &h) != 0 ||
+				    pos + kq_batch_hdr_size(&h) > stop)
 					return;
-				size = kq_batch_size(hdr);
-				base = (int64_t)kq_be64(hdr + KQ_BATCH_OFF_BASE_OFFSET);
-				if (size < KQ_BATCH_HEADER_SIZE || pos + size > stop)
-					return;
-				producer_appended(p, hdr, base);
-				next = base + (int32_t)kq_be32(hdr + KQ_BATCH_OFF_LAST_OFFSET_DELTA) + 1;
-				pos += size;
+				producer_appended(p, &h, h.BaseOffset);
+				next = kq_batch_hdr_last(&h) + 1;
+				pos += kq_batch_hdr_size(&h);
 			}
 		}
 		if (next <= off)

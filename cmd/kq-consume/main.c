@@ -221,12 +221,11 @@ decode_records(struct run *rn, struct part *pt, struct kq_bytes recs)
 		if ((uint64_t)size > left)
 			break;		/* truncated trailing batch */
 		progress = true;
-		if (kq_batch_hdr_parse(p, (size_t)size, &h) < 0)
+		err = kq_batch_hdr_parse(p, (size_t)size, &h);
+		if (err == KQ_ERR_UNSUPPORTED)
+			goto next;	/* old message formats are not produced by kq */
+		if (err < 0)
 			return KQ_ERR_CORRUPT;
-		if (h.Magic != 2) {
-			/* Old message formats are not produced by kq; skip. */
-			goto next;
-		}
 		if (!kq_batch_crc_ok(p, (size_t)size))
 			return KQ_ERR_CORRUPT;
 		/* Hostile header fields: no signed overflow. */

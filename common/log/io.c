@@ -1,6 +1,7 @@
 /*
  * io.c - the I/O seam.  Every data write of the log goes through kq_io so
- * tests can inject ENOSPC, EIO and short writes without a full disk.
+ * tests can inject ENOSPC, EIO and short writes without a full disk; and
+ * the one loop that reads a file range whole.
  */
 #include <errno.h>
 #include <unistd.h>
@@ -50,6 +51,27 @@ kq_io_write_all(int fd, const void *p, size_t n)
 		}
 		q += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+kq_io_pread_all(int fd, void *p, size_t n, int64_t pos)
+{
+	unsigned char *q = p;
+	ssize_t r;
+
+	while (n > 0) {
+		r = pread(fd, q, n, (off_t)pos);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return KQ_ERR_IO;
+		if (r == 0)
+			return KQ_ERR_TRUNCATED;
+		q += r;
+		n -= (size_t)r;
+		pos += r;
 	}
 	return 0;
 }

@@ -127,26 +127,6 @@ fsync_dir(const char *dir)
 	return rc < 0 ? KQ_ERR_IO : 0;
 }
 
-/* pread exactly n bytes; false on error or end of file. */
-static bool
-pread_full(int fd, void *p, size_t n, int64_t pos)
-{
-	unsigned char *q = p;
-	ssize_t r;
-
-	while (n > 0) {
-		r = pread(fd, q, n, (off_t)pos);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		q += r;
-		n -= (size_t)r;
-		pos += r;
-	}
-	return true;
-}
-
 static int
 write_full(int fd, const void *p, size_t n, int64_t pos)
 {
@@ -320,7 +300,7 @@ idx_load(struct kq_log *log, struct seg *s)
 	if (fstat(fd, &st) == 0 && st.st_size >= 8 && st.st_size <= ((int64_t)1 << 31)) {
 		n = (size_t)st.st_size / 8;
 		buf = kq_xmalloc(n * 8);
-		if (pread_full(fd, buf, n * 8, 0)) {
+		if (kq_io_pread_all(fd, buf, n * 8, 0) == 0) {
 			for (i = 0; i < n; i++) {
 				off = s->base + (int32_t)kq_be32(buf + i * 8);
 				pos = (int32_t)kq_be32(buf + i * 8 + 4);
@@ -344,7 +324,7 @@ idx_load(struct kq_log *log, struct seg *s)
 	if (fstat(fd, &st) == 0 && st.st_size >= 12 && st.st_size <= ((int64_t)1 << 31)) {
 		n = (size_t)st.st_size / 12;
 		buf = kq_xmalloc(n * 12);
-		if (pread_full(fd, buf, n * 12, 0)) {
+		if (kq_io_pread_all(fd, buf, n * 12, 0) == 0) {
 			for (i = 0; i < n; i++) {
 				ts = (int64_t)kq_be64(buf + i * 12);
 				off = s->base + (int32_t)kq_be32(buf + i * 12 + 8);
@@ -547,38 +527,32 @@ roll(struct kq_log *log)
 
 /* ---- batch headers ---- */
 
-struct bh {
-	int64_t base, last, size, max_ts;
-	int32_t epoch;
-};
-
-/* Sanity of a header already in memory (n >= HDR bytes available). */
+/*
+ * A batch header as the log takes it: the one parser (common/proto), then
+ * offsets that cannot overflow and a size within BATCH_CAP.  Every caller
+ * has HDR bytes at p.
+ */
 static bool
-bh_parse(const unsigned char *p, struct bh *h)
+hdr_sane(const struct kq_batch_hdr *h)
 {
-	int32_t len = (int32_t)kq_be32(p + KQ_BATCH_OFF_LENGTH);
-	int32_t delta = (int32_t)kq_be32(p + KQ_BATCH_OFF_LAST_OFFSET_DELTA);
-
-	if (len < HDR - OVERHEAD || len > BATCH_CAP || p[KQ_BATCH_OFF_MAGIC] != 2 || delta < 0)
-		return false;
-	h->base = (int64_t)kq_be64(p + KQ_BATCH_OFF_BASE_OFFSET);
-	if (h->base < 0 || h->base > INT64_MAX - delta - 1)
-		return false;
-	h->last = h->base + delta;
-	h->size = (int64_t)len + OVERHEAD;
-	h->max_ts = (int64_t)kq_be64(p + KQ_BATCH_OFF_MAX_TIMESTAMP);
-	h->epoch = (int32_t)kq_be32(p + KQ_BATCH_OFF_LEADER_EPOCH);
-	return true;
+	return h->BatchLength <= BATCH_CAP && h->LastOffsetDelta >= 0 && h->BaseOffset >= 0 &&
+	       h->BaseOffset <= INT64_MAX - h->LastOffsetDelta - 1;
 }
 
 static bool
-bh_read(const struct seg *s, int64_t pos, struct bh *h)
+hdr_parse(const unsigned char *p, struct kq_batch_hdr *h)
+{
+	return kq_batch_hdr_parse(p, HDR, h) == 0 && hdr_sane(h);
+}
+
+static bool
+hdr_read(const struct seg *s, int64_t pos, struct kq_batch_hdr *h)
 {
 	unsigned char p[HDR];
 
-	if (pos + HDR > s->size || !pread_full(s->fd, p, HDR, pos))
+	if (pos + HDR > s->size || kq_io_pread_all(s->fd, p, HDR, pos) < 0)
 		return false;
-	return bh_parse(p, h) && pos + h->size <= s->size;
+	return hdr_parse(p, h) && pos + kq_batch_hdr_size(h) <= s->size;
 }
 
 static bool
@@ -587,7 +561,7 @@ refill(int fd, unsigned char *buf, int64_t pos, int64_t file_size, int64_t *wpos
 {
 	*wpos = pos;
 	*wlen = KQ_MIN(file_size - pos, SCAN_CHUNK);
-	if (!pread_full(fd, buf, (size_t)*wlen, pos)) {
+	if (kq_io_pread_all(fd, buf, (size_t)*wlen, pos) < 0) {
 		*wlen = 0;
 		return false;
 	}
@@ -618,7 +592,7 @@ batch_crc_ok(int fd, unsigned char *buf, int64_t pos, int64_t wpos, int64_t *wle
 	*wlen = 0;
 	for (at = pos + KQ_BATCH_OFF_ATTRIBUTES; at < end; at += (int64_t)n) {
 		n = (size_t)KQ_MIN(end - at, SCAN_CHUNK);
-		if (!pread_full(fd, buf, n, at))
+		if (kq_io_pread_all(fd, buf, n, at) < 0)
 			return false;
 		crc = kq_crc32c(crc, buf, n);
 	}
@@ -636,7 +610,8 @@ seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool
 {
 	unsigned char *buf = kq_xmalloc(SCAN_CHUNK);
 	int64_t wpos = 0, wlen = 0;	/* buffered window of the file */
-	struct bh h;
+	int64_t size, last;
+	struct kq_batch_hdr h;
 
 	while (pos + HDR <= file_size) {
 		if (pos < wpos || pos + HDR > wpos + wlen) {
@@ -647,20 +622,23 @@ seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool
 		 * baseOffset is outside the CRC: a jump means damage, except
 		 * that compaction leaves gaps (forward only) in logs it cleaned.
 		 */
-		if (!bh_parse(buf + (pos - wpos), &h) || h.base < s->next ||
-		    (h.base != s->next && !log->gappy) ||
-		    h.last - s->base > INT32_MAX || pos + h.size > file_size)
+		if (!hdr_parse(buf + (pos - wpos), &h))
+			break;
+		size = kq_batch_hdr_size(&h);
+		last = kq_batch_hdr_last(&h);
+		if (h.BaseOffset < s->next || (h.BaseOffset != s->next && !log->gappy) ||
+		    last - s->base > INT32_MAX || pos + size > file_size)
 			break;
 		/* Batches up to SCAN_CHUNK are checked from the window. */
-		if (verify && pos + h.size > wpos + wlen && h.size <= SCAN_CHUNK && pos != wpos) {
+		if (verify && pos + size > wpos + wlen && size <= SCAN_CHUNK && pos != wpos) {
 			if (!refill(s->fd, buf, pos, file_size, &wpos, &wlen))
 				break;
 		}
-		if (verify && !batch_crc_ok(s->fd, buf, pos, wpos, &wlen, h.size))
+		if (verify && !batch_crc_ok(s->fd, buf, pos, wpos, &wlen, size))
 			break;
-		idx_account(&log->cfg, s, pos, h.size, h.last, h.max_ts);
-		pos += h.size;
-		s->next = h.last + 1;
+		idx_account(&log->cfg, s, pos, size, last, h.MaxTimestamp);
+		pos += size;
+		s->next = last + 1;
 	}
 	free(buf);
 	return pos;
@@ -1044,12 +1022,12 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 		} else if (last) {
 			/* Cheap check of the active segment's tail, from its last entry. */
 			int64_t from = 0;
-			struct bh h;
+			struct kq_batch_hdr h;
 
 			s->next = s->base;
-			if (s->nidx && bh_read(s, s->idx[s->nidx - 1].pos, &h)) {
+			if (s->nidx && hdr_read(s, s->idx[s->nidx - 1].pos, &h)) {
 				from = s->idx[s->nidx - 1].pos;
-				s->next = h.base;
+				s->next = h.BaseOffset;
 			}
 			idx_cut(s, from, s->next);
 			/* Rescanning re-adds the entry at from, as the append did. */
@@ -1084,11 +1062,11 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 	}
 	s->created_ms = kq_now_ms();
 	if (s->size >= HDR) {
-		struct bh h;
+		struct kq_batch_hdr h;
 
 		/* Age the segment from its first batch, as Kafka does. */
-		if (bh_read(s, 0, &h) && h.max_ts > 0 && h.max_ts < s->created_ms)
-			s->created_ms = h.max_ts;
+		if (hdr_read(s, 0, &h) && h.MaxTimestamp > 0 && h.MaxTimestamp < s->created_ms)
+			s->created_ms = h.MaxTimestamp;
 	}
 	return 0;
 }
@@ -1248,39 +1226,45 @@ kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg)
 /* ---- append ---- */
 
 int
-kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epoch,
-	      bool assign_offsets, int64_t *base_offset)
+kq_log_append(struct kq_log *log, unsigned char *p, size_t n, const struct kq_batch_hdr *one,
+	      int32_t leader_epoch, bool assign_offsets, int64_t *base_offset)
 {
 	struct seg *s;
-	struct bh h;
+	struct kq_batch_hdr h;
 	size_t pos, nb = 0, from_i, from_t, i;
 	int64_t next, first, last, old_size;
 	ssize_t w;
 	bool epoch_changed = false;
 	int rc, saved;
 
-	if (n == 0)
+	if (n == 0 || (one && (uint64_t)kq_batch_hdr_size(one) != n))
 		return KQ_ERR_INVALID;
 	/* Pass 1: check framing and assign offsets. */
 	next = kq_log_end(log);
 	first = assign_offsets ? next : -1;
-	for (pos = 0; pos < n; pos += (size_t)h.size, nb++) {
-		if (n - pos < HDR)
+	for (pos = 0; pos < n; pos += (size_t)kq_batch_hdr_size(&h), nb++) {
+		if (one)
+			h = *one;
+		else if (kq_batch_hdr_parse(p + pos, n - pos, &h) != 0)
 			return KQ_ERR_CORRUPT;
-		if (assign_offsets)
+		if (assign_offsets) {
+			h.BaseOffset = next;
 			kq_put64(p + pos + KQ_BATCH_OFF_BASE_OFFSET, (uint64_t)next);
-		if (!bh_parse(p + pos, &h) || (uint64_t)h.size > n - pos)
+		}
+		if (!hdr_sane(&h) || (uint64_t)kq_batch_hdr_size(&h) > n - pos)
 			return KQ_ERR_CORRUPT;
 		if (!assign_offsets) {
 			/* Contiguous, like the leader's log: recovery relies on it. */
-			if (h.base != next)
+			if (h.BaseOffset != next)
 				return KQ_ERR_INVALID;
 			if (first < 0)
-				first = h.base;
+				first = h.BaseOffset;
 		}
-		if (leader_epoch >= 0)
+		if (leader_epoch >= 0) {
+			h.PartitionLeaderEpoch = leader_epoch;
 			kq_put32(p + pos + KQ_BATCH_OFF_LEADER_EPOCH, (uint32_t)leader_epoch);
-		next = h.last + 1;
+		}
+		next = kq_batch_hdr_last(&h) + 1;
 	}
 	last = next - 1;
 
@@ -1314,14 +1298,17 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epo
 
 	from_i = s->nidx;
 	from_t = s->ntidx;
+	/* Pass 2: indexes and epochs; h still holds a single batch's header. */
 	for (pos = 0, i = 0; i < nb; i++) {
-		bh_parse(p + pos, &h);
-		idx_account(&log->cfg, s, old_size + (int64_t)pos, h.size, h.last, h.max_ts);
-		if (h.epoch >= 0 && h.epoch > kq_log_latest_epoch(log)) {
-			epoch_push(log, h.epoch, h.base);
+		if (nb > 1)
+			(void)hdr_parse(p + pos, &h);
+		idx_account(&log->cfg, s, old_size + (int64_t)pos, kq_batch_hdr_size(&h),
+			    kq_batch_hdr_last(&h), h.MaxTimestamp);
+		if (h.PartitionLeaderEpoch >= 0 && h.PartitionLeaderEpoch > kq_log_latest_epoch(log)) {
+			epoch_push(log, h.PartitionLeaderEpoch, h.BaseOffset);
 			epoch_changed = true;
 		}
-		pos += (size_t)h.size;
+		pos += (size_t)kq_batch_hdr_size(&h);
 	}
 	s->size = old_size + (int64_t)n;
 	s->next = next;
@@ -1358,7 +1345,8 @@ seg_find(const struct kq_log *log, int64_t offset)
  * that batch's header; false if there is none in s.
  */
 static bool
-seg_locate(struct kq_log *log, struct seg *s, int64_t target, int64_t *pos, struct bh *h)
+seg_locate(struct kq_log *log, struct seg *s, int64_t target, int64_t *pos,
+	   struct kq_batch_hdr *h)
 {
 	int64_t p;
 
@@ -1367,13 +1355,13 @@ seg_locate(struct kq_log *log, struct seg *s, int64_t target, int64_t *pos, stru
 	else
 		p = idx_lookup(s, target);
 	while (p < s->size) {
-		if (!bh_read(s, p, h))
+		if (!hdr_read(s, p, h))
 			return false;
-		if (h->last >= target) {
+		if (kq_batch_hdr_last(h) >= target) {
 			*pos = p;
 			return true;
 		}
-		p += h->size;
+		p += kq_batch_hdr_size(h);
 	}
 	return false;
 }
@@ -1406,7 +1394,7 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 {
 	struct kq_slice *sl;
 	struct seg *s;
-	struct bh h;
+	struct kq_batch_hdr h;
 	int64_t pos, taken = 0, end, skip, rem;
 	size_t i;
 	bool first = true;
@@ -1425,34 +1413,36 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 		sl = NULL;
 		end = pos;
 		for (;;) {
-			if (h.last >= max_offset)
+			int64_t size = kq_batch_hdr_size(&h), last = kq_batch_hdr_last(&h);
+
+			if (last >= max_offset)
 				break;
-			if (taken + h.size > max_bytes && !(first && min_one))
+			if (taken + size > max_bytes && !(first && min_one))
 				break;
 			if (!sl) {
 				sl = &slices[(*n)++];
 				sl->fd = s->fd;
 				sl->pos = pos;
-				sl->first_offset = h.base;
+				sl->first_offset = h.BaseOffset;
 			}
-			sl->last_offset = h.last;
-			taken += h.size;
-			end += h.size;
+			sl->last_offset = last;
+			taken += size;
+			end += size;
 			first = false;
-			offset = h.last + 1;
+			offset = last + 1;
 			if (end >= s->size)
 				break;
 			/* Jump over batches known to fit, via the index. */
 			rem = KQ_MIN(max_bytes - taken, s->size);
 			skip = idx_skip(s, end, end + rem, max_offset);
-			if (skip > end && bh_read(s, skip, &h)) {
+			if (skip > end && hdr_read(s, skip, &h)) {
 				taken += skip - end;
 				end = skip;
-				sl->last_offset = h.base - 1;
-				offset = h.base;
+				sl->last_offset = h.BaseOffset - 1;
+				offset = h.BaseOffset;
 				continue;
 			}
-			if (!bh_read(s, end, &h))
+			if (!hdr_read(s, end, &h))
 				break;
 		}
 		if (sl) {
@@ -1477,23 +1467,23 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
  * trouble (too large, corrupt, log-append-time) the batch answer stands.
  */
 static void
-record_for_time(struct kq_log *log, struct seg *s, int64_t pos, const struct bh *h,
+record_for_time(struct kq_log *log, struct seg *s, int64_t pos, const struct kq_batch_hdr *h,
 		int64_t ts, int64_t *offset, int64_t *found_ts)
 {
 	struct kq_batch_iter it = { 0 };
 	struct kq_record rec;
+	size_t n = (size_t)kq_batch_hdr_size(h);
 	unsigned char *p;
 
-	if (h->size > TIME_BATCH_CAP)
+	if (n > TIME_BATCH_CAP || (h->Attributes & KQ_ATTR_LOG_APPEND_TIME))
 		return;
-	p = kq_xmalloc((size_t)h->size);
-	if (!pread_full(s->fd, p, (size_t)h->size, pos) ||
-	    (kq_be16(p + KQ_BATCH_OFF_ATTRIBUTES) & KQ_ATTR_LOG_APPEND_TIME)) {
+	p = kq_xmalloc(n);
+	if (kq_io_pread_all(s->fd, p, n, pos) < 0) {
 		free(p);
 		return;
 	}
 	it.max_decompressed = TIME_BATCH_CAP;
-	if (kq_batch_iter_init(&it, p, (size_t)h->size) == 0) {
+	if (kq_batch_iter_init(&it, p, n) == 0) {
 		while (kq_batch_iter_next(&it, &rec) == 1) {
 			if (rec.timestamp >= ts && rec.offset >= log->start) {
 				*offset = rec.offset;
@@ -1510,7 +1500,7 @@ int
 kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
 	struct seg *s;
-	struct bh h;
+	struct kq_batch_hdr h;
 	size_t i, lo, hi, mid;
 	int64_t pos;
 
@@ -1529,14 +1519,14 @@ kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t 
 				hi = mid;
 		}
 		pos = lo ? idx_lookup(s, s->tidx[lo - 1].off + 1) : 0;
-		while (pos < s->size && bh_read(s, pos, &h)) {
-			if (h.max_ts >= ts && h.last >= log->start) {
-				*offset = KQ_MAX(h.base, log->start);
-				*found_ts = h.max_ts;
+		while (pos < s->size && hdr_read(s, pos, &h)) {
+			if (h.MaxTimestamp >= ts && kq_batch_hdr_last(&h) >= log->start) {
+				*offset = KQ_MAX(h.BaseOffset, log->start);
+				*found_ts = h.MaxTimestamp;
 				record_for_time(log, s, pos, &h, ts, offset, found_ts);
 				return 0;
 			}
-			pos += h.size;
+			pos += kq_batch_hdr_size(&h);
 		}
 	}
 	return KQ_ERR_NOT_FOUND;
@@ -1588,7 +1578,7 @@ int
 kq_log_truncate(struct kq_log *log, int64_t offset)
 {
 	struct seg *s;
-	struct bh h;
+	struct kq_batch_hdr h;
 	size_t i;
 	int64_t pos;
 	int rc;
@@ -1619,7 +1609,7 @@ kq_log_truncate(struct kq_log *log, int64_t offset)
 			return KQ_ERR_IO;
 		s->size = pos;
 		/* In a compacted log offset may fall in a gap before that batch. */
-		s->next = KQ_MIN(h.base, offset);
+		s->next = KQ_MIN(h.BaseOffset, offset);
 		if (s->next < s->base)
 			s->next = s->base;
 	}
@@ -1928,8 +1918,10 @@ struct breader {
 
 /* 1 = a batch at *p (h filled, rd->pos moves past it), 0 = end, < 0 = damage. */
 static int
-breader_next(struct breader *rd, const unsigned char **p, struct bh *h)
+breader_next(struct breader *rd, const unsigned char **p, struct kq_batch_hdr *h)
 {
+	int64_t size;
+
 	if (rd->pos >= rd->size)
 		return 0;
 	if (rd->pos + HDR > rd->size)
@@ -1938,25 +1930,28 @@ breader_next(struct breader *rd, const unsigned char **p, struct bh *h)
 		if (!refill(rd->fd, rd->win, rd->pos, rd->size, &rd->wpos, &rd->wlen))
 			return KQ_ERR_IO;
 	}
-	if (!bh_parse(rd->win + (rd->pos - rd->wpos), h) || rd->pos + h->size > rd->size)
+	if (!hdr_parse(rd->win + (rd->pos - rd->wpos), h))
 		return KQ_ERR_CORRUPT;
-	if (rd->pos + h->size > rd->wpos + rd->wlen) {
-		if (h->size <= SCAN_CHUNK) {
+	size = kq_batch_hdr_size(h);
+	if (rd->pos + size > rd->size)
+		return KQ_ERR_CORRUPT;
+	if (rd->pos + size > rd->wpos + rd->wlen) {
+		if (size <= SCAN_CHUNK) {
 			if (!refill(rd->fd, rd->win, rd->pos, rd->size, &rd->wpos, &rd->wlen))
 				return KQ_ERR_IO;
 		} else {
 			/* Bounded by the file's size, checked above. */
 			free(rd->big);
-			rd->big = kq_xmalloc((size_t)h->size);
-			if (!pread_full(rd->fd, rd->big, (size_t)h->size, rd->pos))
+			rd->big = kq_xmalloc((size_t)size);
+			if (kq_io_pread_all(rd->fd, rd->big, (size_t)size, rd->pos) < 0)
 				return KQ_ERR_IO;
 			*p = rd->big;
-			rd->pos += h->size;
+			rd->pos += size;
 			return 1;
 		}
 	}
 	*p = rd->win + (rd->pos - rd->wpos);
-	rd->pos += h->size;
+	rd->pos += size;
 	return 1;
 }
 
@@ -1981,7 +1976,7 @@ map_input(struct kq_clean_task *t, const struct clean_in *in, unsigned char *win
 {
 	struct breader rd = { in->fd, in->size, 0, win, 0, 0, NULL };
 	const unsigned char *p;
-	struct bh h;
+	struct kq_batch_hdr h;
 	int rc;
 
 	while ((rc = breader_next(&rd, &p, &h)) == 1) {
@@ -1989,7 +1984,8 @@ map_input(struct kq_clean_task *t, const struct clean_in *in, unsigned char *win
 			rc = KQ_ERR_AGAIN;
 			break;
 		}
-		if (kq_log_each_record(p, (size_t)h.size, t->cc.max_batch_bytes, map_record, t) < 0)
+		if (kq_log_each_record(p, (size_t)kq_batch_hdr_size(&h), t->cc.max_batch_bytes,
+				       map_record, t) < 0)
 			t->st.batches_undecodable++;
 		if (t->err) {
 			rc = t->err;
@@ -2040,8 +2036,8 @@ clean_input(struct kq_clean_task *t, const struct clean_in *in, struct seg *s,
 {
 	struct breader rd = { in->fd, in->size, 0, win, 0, 0, NULL };
 	const unsigned char *p;
-	struct bh h, nh;
-	size_t at;
+	struct kq_batch_hdr h, nh;
+	size_t at, n;
 	int rc, f;
 
 	while ((rc = breader_next(&rd, &p, &h)) == 1) {
@@ -2050,21 +2046,22 @@ clean_input(struct kq_clean_task *t, const struct clean_in *in, struct seg *s,
 			break;
 		}
 		at = t->wbuf.len;
-		f = kq_log_filter_batch(p, (size_t)h.size, t->cc.max_batch_bytes, keep_record, t,
-					&t->wbuf);
+		n = (size_t)kq_batch_hdr_size(&h);
+		f = kq_log_filter_batch(p, n, t->cc.max_batch_bytes, keep_record, t, &t->wbuf);
 		if (f < 0)
 			t->st.batches_undecodable++;
 		if (f < 0 || f == KQ_FILTER_ALL)
-			kq_buf_add(&t->wbuf, p, (size_t)h.size);
+			kq_buf_add(&t->wbuf, p, n);
 		if (f == KQ_FILTER_NONE)
 			continue;
-		if (!bh_parse(t->wbuf.buf + at, &nh)) {
+		if (!hdr_parse(t->wbuf.buf + at, &nh)) {
 			rc = KQ_ERR_CORRUPT;
 			break;
 		}
-		idx_account(&t->cfg, s, s->size, nh.size, nh.last, nh.max_ts);
-		s->size += nh.size;
-		s->next = nh.last + 1;
+		idx_account(&t->cfg, s, s->size, kq_batch_hdr_size(&nh), kq_batch_hdr_last(&nh),
+			    nh.MaxTimestamp);
+		s->size += kq_batch_hdr_size(&nh);
+		s->next = kq_batch_hdr_last(&nh) + 1;
 		if (t->wbuf.len >= CLEAN_WRITE_CHUNK && (rc = out_flush(t, s)) < 0)
 			break;
 	}

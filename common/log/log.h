@@ -19,6 +19,8 @@
 
 #include "../base/base.h"
 
+struct kq_batch_hdr;	/* common/proto/batch.h */
+
 enum kq_flush_mode {
 	KQ_FLUSH_ACK = 0,	/* fsync before acks=1/-1 answers (default) */
 	KQ_FLUSH_OS = 1,	/* page cache only, like Kafka's default */
@@ -81,15 +83,18 @@ void kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg);
  * each batch's baseOffset (consecutively from LEO) and, if leader_epoch >= 0,
  * partitionLeaderEpoch, in place in p; then writes them with one write(2).
  * Rolls the segment first if needed.  *base_offset = offset of the first
- * record.  Updates the indexes and the leader-epoch cache.
+ * record.  Updates the indexes and the leader-epoch cache.  one: the header
+ * of the single batch filling p, as the caller parsed it (a produce), so
+ * it is not parsed again; NULL: each batch's header is parsed here.
  * As a follower (assign_offsets false) batches keep their offsets, which must
  * continue LEO without gaps (else KQ_ERR_INVALID).  Recovery accepts
- * forward offset jumps (compaction leaves them) but not backward ones.  Bad framing is KQ_ERR_CORRUPT.  A failed or short write truncates the segment back and
- * returns KQ_ERR_IO (errno set); LEO is unchanged.  A new leader epoch is
+ * forward offset jumps (compaction leaves them) but not backward ones.
+ * Bad framing is KQ_ERR_CORRUPT.  A failed or short write truncates the
+ * segment back and returns KQ_ERR_IO (errno set); LEO is unchanged.  A new leader epoch is
  * persisted to leader-epoch-checkpoint (an fsync, once per epoch).
  */
-int kq_log_append(struct kq_log *log, unsigned char *p, size_t n, int32_t leader_epoch,
-		  bool assign_offsets, int64_t *base_offset);
+int kq_log_append(struct kq_log *log, unsigned char *p, size_t n, const struct kq_batch_hdr *one,
+		  int32_t leader_epoch, bool assign_offsets, int64_t *base_offset);
 
 /*
  * Find stored bytes to serve a fetch at offset, below max_offset (HW for
@@ -289,5 +294,11 @@ struct kq_io {
 extern struct kq_io kq_io;
 /* write(2) through kq_io until all is written: 0, or KQ_ERR_IO (ENOSPC for a write of 0). */
 int kq_io_write_all(int fd, const void *p, size_t n);
+/*
+ * pread(2) exactly n bytes at pos: 0; KQ_ERR_TRUNCATED when the file ends
+ * first (the buffer then holds what was read, nothing made up); KQ_ERR_IO
+ * with errno kept.  Any thread.
+ */
+int kq_io_pread_all(int fd, void *p, size_t n, int64_t pos);
 
 #endif

@@ -59,6 +59,10 @@ kq_batch_hdr_parse(const unsigned char *p, size_t n, struct kq_batch_hdr *h)
 	h->ProducerEpoch = (int16_t)kq_be16(p + KQ_BATCH_OFF_PRODUCER_EPOCH);
 	h->BaseSequence = (int32_t)kq_be32(p + KQ_BATCH_OFF_BASE_SEQUENCE);
 	h->RecordsCount = (int32_t)kq_be32(p + KQ_BATCH_OFF_RECORDS_COUNT);
+	if (h->Magic != 2)
+		return KQ_ERR_UNSUPPORTED;
+	if (h->BatchLength < KQ_BATCH_HEADER_SIZE - KQ_BATCH_LOG_OVERHEAD)
+		return KQ_ERR_CORRUPT;
 	return 0;
 }
 
@@ -77,36 +81,37 @@ kq_batch_crc_ok(const unsigned char *p, size_t n)
  * size test comes before the CRC so an oversized batch costs no checksum.
  */
 int
-kq_batch_validate(const unsigned char *p, size_t n, size_t max_bytes)
+kq_batch_validate(const unsigned char *p, size_t n, size_t max_bytes, struct kq_batch_hdr *hp)
 {
-	struct kq_batch_hdr h;
+	struct kq_batch_hdr local, *h = hp ? hp : &local;
 	int codec;
 
 	/* Produce v3+ must carry exactly one magic-2 batch; anything shorter
 	 * than a header is "no batch" to Kafka, hence INVALID_RECORD. */
-	if (n < KQ_BATCH_HEADER_SIZE)
-		return KQ_E_INVALID_RECORD;
-	kq_batch_hdr_parse(p, n, &h);
-	if (h.Magic != 2)
-		return KQ_E_INVALID_RECORD;
-	if (h.BatchLength < KQ_BATCH_HEADER_SIZE - KQ_BATCH_LOG_OVERHEAD)
+	switch (kq_batch_hdr_parse(p, n, h)) {
+	case 0:
+		break;
+	case KQ_ERR_CORRUPT:
 		return KQ_E_CORRUPT_MESSAGE;
-	if ((uint64_t)h.BatchLength + KQ_BATCH_LOG_OVERHEAD != n)
+	default:
+		return KQ_E_INVALID_RECORD;
+	}
+	if ((uint64_t)kq_batch_hdr_size(h) != n)
 		return KQ_E_INVALID_RECORD;	/* truncated, or more than one batch */
 	if (n > max_bytes)
 		return KQ_E_MESSAGE_TOO_LARGE;
 	if (!kq_batch_crc_ok(p, n))
 		return KQ_E_CORRUPT_MESSAGE;
-	if (h.RecordsCount < 1 || h.LastOffsetDelta != h.RecordsCount - 1)
+	if (h->RecordsCount < 1 || h->LastOffsetDelta != h->RecordsCount - 1)
 		return KQ_E_INVALID_RECORD;
-	if (h.Attributes & KQ_ATTR_CONTROL)
+	if (h->Attributes & KQ_ATTR_CONTROL)
 		return KQ_E_INVALID_RECORD;
-	codec = h.Attributes & KQ_ATTR_CODEC_MASK;
+	codec = h->Attributes & KQ_ATTR_CODEC_MASK;
 	if (!kq_codec_available(codec))
 		return KQ_E_UNSUPPORTED_COMPRESSION_TYPE;
 	/* Smallest record is 7 bytes; a compressed blob is at least 1 byte. */
 	if (codec == KQ_CODEC_NONE &&
-	    (uint64_t)h.RecordsCount * 7 > n - KQ_BATCH_HEADER_SIZE)
+	    (uint64_t)h->RecordsCount * 7 > n - KQ_BATCH_HEADER_SIZE)
 		return KQ_E_INVALID_RECORD;
 	return 0;
 }
@@ -129,14 +134,10 @@ kq_batch_iter_init(struct kq_batch_iter *it, const unsigned char *p, size_t n)
 	kq_rd_init(&it->r, NULL, 0);
 	if ((err = kq_batch_hdr_parse(p, n, &it->hdr)) != 0)
 		goto fail;
-	err = KQ_ERR_UNSUPPORTED;
-	if (it->hdr.Magic != 2)
-		goto fail;
 	err = KQ_ERR_CORRUPT;
-	if (it->hdr.BatchLength < KQ_BATCH_HEADER_SIZE - KQ_BATCH_LOG_OVERHEAD ||
-	    it->hdr.RecordsCount < 0)
+	if (it->hdr.RecordsCount < 0)
 		goto fail;
-	size = (size_t)it->hdr.BatchLength + KQ_BATCH_LOG_OVERHEAD;
+	size = (size_t)kq_batch_hdr_size(&it->hdr);
 	err = KQ_ERR_TRUNCATED;
 	if (size > n)
 		goto fail;

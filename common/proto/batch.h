@@ -59,8 +59,26 @@ struct kq_batch_hdr {
 	int32_t RecordsCount;
 };
 
-/* Decode the fixed header; KQ_ERR_TRUNCATED if n < 61.  Checks nothing else. */
+/*
+ * The one parser of a batch header, for bytes from the wire and from disk
+ * alike: decodes the fixed header of the batch at p, of which n bytes are
+ * available (the header alone will do).  0; KQ_ERR_TRUNCATED if n < 61;
+ * KQ_ERR_UNSUPPORTED if Magic is not 2 (an older message set: the fields
+ * are decoded, only BatchLength means anything); KQ_ERR_CORRUPT if
+ * BatchLength is shorter than the header itself.  Does not check the CRC,
+ * BatchLength against n, the offsets or the counts: those are the caller's
+ * (kq_batch_validate for a produced batch, the log for its own).
+ */
 int kq_batch_hdr_parse(const unsigned char *p, size_t n, struct kq_batch_hdr *h);
+/* Bytes of the whole batch (BatchLength + 12), and its last offset. */
+static inline int64_t kq_batch_hdr_size(const struct kq_batch_hdr *h)
+{
+	return (int64_t)h->BatchLength + KQ_BATCH_LOG_OVERHEAD;
+}
+static inline int64_t kq_batch_hdr_last(const struct kq_batch_hdr *h)
+{
+	return h->BaseOffset + h->LastOffsetDelta;
+}
 /* Total on-disk/wire size of the batch starting at p (BatchLength + 12). */
 static inline int64_t kq_batch_size(const unsigned char *p)
 {
@@ -75,9 +93,12 @@ bool kq_batch_crc_ok(const unsigned char *p, size_t n);
  * lastOffsetDelta == recordsCount - 1, no control bit, size <= max_bytes.
  * Returns 0 or a Kafka error: INVALID_RECORD, CORRUPT_MESSAGE,
  * MESSAGE_TOO_LARGE, UNSUPPORTED_COMPRESSION_TYPE (codec 5-7).  Does not know the
- * request version: zstd below Produce v7 is the handler's check.
+ * request version: zstd below Produce v7 is the handler's check.  The
+ * parsed header goes to *h (may be NULL) for the checks and the append
+ * that follow; it is valid only when 0 is returned.
  */
-int kq_batch_validate(const unsigned char *p, size_t n, size_t max_bytes);
+int kq_batch_validate(const unsigned char *p, size_t n, size_t max_bytes,
+		      struct kq_batch_hdr *h);
 
 /* One record of a batch.  Views point into the batch or the iterator's buffer. */
 struct kq_record {

@@ -186,6 +186,37 @@ after_damage() {
 	after_damage 1000 1000
 }
 
+# fetch_cut [PID]: 20000 records in topic cut, its segment cut to 100000
+# bytes behind the running broker's back, then one raw Fetch (with PID: while
+# the broker has no free descriptor, so it reads instead of mapping).
+fetch_cut() {
+	create_topic cut -p 1
+	seq 1 20000 | kqp -t cut
+	SEG=$KQ_DATA/cut-0/00000000000000000000.log
+	whole=$("$KQ_PY" "$KQ_TOP/tests/interop/fetch_raw.py" "$KQ_PORT" cut "$SEG" "$@")
+	[[ $whole == "error=0 bytes=$(stat -c %s "$SEG")" ]] || fail "before the cut: $whole"
+	truncate -s 100000 "$SEG"
+	run "$KQ_PY" "$KQ_TOP/tests/interop/fetch_raw.py" "$KQ_PORT" cut "$SEG" "$@"
+}
+
+@test "a segment cut behind the running broker's back: fetch sends no byte the log lacks" {
+	start_broker
+	fetch_cut
+	assert_status 0
+	# KAFKA_STORAGE_ERROR, no records; the broker names the file and offset.
+	[ "$output" = "error=56 bytes=0" ] || fail "$output"
+	grep -q "fetch: $SEG: [0-9]* bytes at offset 0: the file ends at 100000" "$KQ_BROKER_LOG"
+}
+
+@test "the read fallback (no descriptor to map with) never pads a short read" {
+	# No checkpoint may need a descriptor while the broker has none.
+	start_broker -X kq.checkpoint.interval.ms=2000000000
+	fetch_cut "$KQ_BROKER_PID"
+	assert_status 0
+	[ "$output" = "error=56 bytes=0" ] || fail "$output"
+	grep -q "fetch: $SEG: [0-9]* bytes at offset 0: short read" "$KQ_BROKER_LOG"
+}
+
 @test "clean shutdown and restart keep every record and topic" {
 	start_broker
 	create_topic clean -p 3
@@ -204,4 +235,24 @@ after_damage() {
 	run --separate-stderr timeout 10 kq-broker --listen 127.0.0.1:0 --data-dir "$KQ_DATA"
 	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "second broker: status $status"
 	pid_alive "$first" || fail "the first broker died"
+}
+
+# startup_state: how the last start described its data directory.
+startup_state() {
+	sed -n 's/.*loading topics from .* (\(.*\))$/\1/p' "$KQ_BROKER_LOG" | tail -n 1
+}
+
+@test "start-up names a new data directory, a clean and an unclean shutdown" {
+	mkdir -p "$KQ_DATA_DIR"
+	start_broker
+	[ "$(startup_state)" = "new data directory" ] || fail "empty dir: $(startup_state)"
+	create_topic st -p 1
+	printf 'a\nb\n' | kqp -t st
+	stop_broker || fail "kq-broker did not exit on SIGTERM"
+	start_broker
+	[ "$(startup_state)" = "clean shutdown" ] || fail "after SIGTERM: $(startup_state)"
+	kill9_broker
+	start_broker
+	[ "$(startup_state)" = "unclean shutdown" ] || fail "after kill -9: $(startup_state)"
+	[ "$(kqc -t st -e | wc -l)" -eq 2 ]
 }

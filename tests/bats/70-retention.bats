@@ -3,8 +3,8 @@
 # earliest offset follows; compacted topics keep the latest value per key
 # (plain, gzip and lz4 batches), tombstones vanish after delete.retention.ms,
 # a kill -9 during cleaning leaves a valid log; Kafka admin clients read and
-# change topic configs.  Every test runs its own broker, with the cleaner
-# checking every 200 ms.
+# change topic configs.  Every test runs its own broker, with retention and
+# the cleaner checking every 200 ms.
 
 bats_require_minimum_version 1.5.0
 load helpers
@@ -13,10 +13,15 @@ setup_file() {
 	:
 }
 
+# start_fast [args...]: a broker whose retention and cleaner look every 200 ms.
+start_fast() {
+	start_broker -X log.retention.check.interval.ms=200 -X log.cleaner.backoff.ms=200 "$@"
+}
+
 setup() {
 	export KQ_DATA_DIR="$BATS_TEST_TMPDIR/data"
 	export KQ_BROKER_LOG="$BATS_TEST_TMPDIR/broker.log"
-	start_broker -X log.retention.check.interval.ms=200
+	start_fast
 }
 
 teardown() {
@@ -256,6 +261,25 @@ expect_latest() {
 	check_view "$BATS_TEST_TMPDIR/tomb.out" "$want"
 }
 
+@test "compaction runs on log.cleaner.backoff.ms, not on the retention interval" {
+	stop_broker
+	export KQ_DATA_DIR="$BATS_TEST_TMPDIR/data2"
+	# Retention keeps its default 5-minute interval; only the cleaner is quick.
+	start_broker -X log.cleaner.backoff.ms=200
+	create_topic cb -c cleanup.policy=compact -c segment.bytes=4096 \
+		-c min.cleanable.dirty.ratio=0.01
+	produce_keys cb 50 0
+	consume_all cb "$BATS_TEST_TMPDIR/cb.before"
+	[ "$(wc -l < "$BATS_TEST_TMPDIR/cb.before")" -eq 5000 ] || fail "produced $(wc -l < "$BATS_TEST_TMPDIR/cb.before")"
+	shrunk() {
+		consume_all cb "$BATS_TEST_TMPDIR/cb.out" &&
+			[ "$(wc -l < "$BATS_TEST_TMPDIR/cb.out")" -lt 2500 ]
+	}
+	wait_for 30 shrunk || fail "not compacted: $(wc -l < "$BATS_TEST_TMPDIR/cb.out") records"
+	check_view "$BATS_TEST_TMPDIR/cb.out" "$(expect_latest 49)" || fail "wrong view"
+	grep -q "compacted cb-0" "$(broker_log)"
+}
+
 @test "kill -9 during compaction: the log recovers valid and correctly compacted" {
 	local round i left=0
 	# A backlog written with the cleaner off makes one long pass to crash into.
@@ -265,7 +289,7 @@ expect_latest() {
 		-c min.cleanable.dirty.ratio=0.01
 	produce_keys crash 1000 0 -z gzip
 	stop_broker
-	start_broker -X log.retention.check.interval.ms=200
+	start_fast
 	for i in $(seq 1 1000); do
 		compgen -G "$KQ_DATA/crash-0/*.cleaned" > /dev/null && break
 		sleep 0.01
@@ -273,7 +297,7 @@ expect_latest() {
 	kill9_broker
 	# Usually the kill lands while the worker writes; then recovery must clean up.
 	compgen -G "$KQ_DATA/crash-0/*.cleaned" > /dev/null && left=1
-	start_broker -X log.retention.check.interval.ms=200
+	start_fast
 	if [ "$left" = 1 ]; then
 		grep -q "leftover of an interrupted compaction" "$(broker_log)" ||
 			fail "no recovery of the cleaner's files"
@@ -283,7 +307,7 @@ expect_latest() {
 		produce_keys crash 50 $((1000 + round * 50)) -z lz4
 		sleep "0.$((round * 3 + 1))"
 		kill9_broker
-		start_broker -X log.retention.check.interval.ms=200
+		start_fast
 	done
 	wait_for 30 closed_at_most crash 100 || fail "not compacted: $(segstat crash)"
 	run ls "$KQ_DATA/crash-0"
@@ -292,7 +316,7 @@ expect_latest() {
 	check_view "$BATS_TEST_TMPDIR/crash.out" "$(expect_latest 1149)"
 	# A clean restart verifies nothing was cut.
 	stop_broker
-	start_broker -X log.retention.check.interval.ms=200
+	start_fast
 	! grep -q "truncated at byte" "$(broker_log)" || fail "$(grep truncated "$(broker_log)")"
 	consume_all crash "$BATS_TEST_TMPDIR/crash2.out"
 	assert_same_file "$BATS_TEST_TMPDIR/crash.out" "$BATS_TEST_TMPDIR/crash2.out"
@@ -398,7 +422,7 @@ expect_latest() {
 @test "__consumer_offsets is compacted: commits stay bounded, the last one survives" {
 	stop_broker
 	export KQ_DATA_DIR="$BATS_TEST_TMPDIR/data2"
-	start_broker -X log.retention.check.interval.ms=200 -X offsets.topic.num.partitions=1
+	start_fast -X offsets.topic.num.partitions=1
 	run kqt alter __consumer_offsets -c segment.bytes=2048 -c min.cleanable.dirty.ratio=0.01
 	assert_status 0
 	seq 1 10 | timeout 20 kcat -b "$KQ_BROKERS" -P -t oc
@@ -417,7 +441,7 @@ expect_latest() {
 	wait_for 20 closed_at_most __consumer_offsets 5 ||
 		fail "not compacted: $(segstat __consumer_offsets)"
 	kill9_broker
-	start_broker -X log.retention.check.interval.ms=200 -X offsets.topic.num.partitions=1
+	start_fast -X offsets.topic.num.partitions=1
 	run "$KQ_PY" - "$KQ_BROKERS" <<-'EOF'
 	import sys
 	from kafka import KafkaConsumer, TopicPartition

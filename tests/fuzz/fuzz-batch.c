@@ -81,7 +81,7 @@ rebuild(int nrec)
 			  recs[i].h, recs[i].nh);
 	if (kq_bb_finish(&bb, &out) != 0)
 		abort();
-	if (kq_batch_validate(out.buf, out.len, SIZE_MAX) != 0)
+	if (kq_batch_validate(out.buf, out.len, SIZE_MAX, NULL) != 0)
 		abort();
 	memset(&it, 0, sizeof(it));
 	it.max_decompressed = MAX_DECOMPRESSED;
@@ -132,7 +132,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((data[0] & 1) && n >= KQ_BATCH_HEADER_SIZE)
 		kq_put32(p + KQ_BATCH_OFF_CRC,
 			 kq_crc32c(0, p + KQ_BATCH_OFF_ATTRIBUTES, n - KQ_BATCH_OFF_ATTRIBUTES));
-	(void)kq_batch_validate(p, n, MAX_DECOMPRESSED);
+	(void)kq_batch_validate(p, n, MAX_DECOMPRESSED, NULL);
 
 	memset(&it, 0, sizeof(it));
 	it.max_decompressed = MAX_DECOMPRESSED;

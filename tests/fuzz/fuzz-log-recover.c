@@ -161,7 +161,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_read(log, data, size);
 	leo = kq_log_end(log);
 	memcpy(app, batch.buf, batch.len);
-	if (kq_log_append(log, app, batch.len, -1, true, &base) != 0 || base != leo ||
+	if (kq_log_append(log, app, batch.len, NULL, -1, true, &base) != 0 || base != leo ||
 	    kq_log_end(log) != leo + 1)
 		abort();
 	kq_log_close(log);

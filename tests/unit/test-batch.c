@@ -160,7 +160,7 @@ test_roundtrip(void)
 			kq_buf_reset(&out);
 			build(codecs[i], n, &out);
 			T_EQ(kq_batch_size(out.buf), out.len);
-			T_EQ(kq_batch_validate(out.buf, out.len, 1 << 30), 0);
+			T_EQ(kq_batch_validate(out.buf, out.len, 1 << 30, NULL), 0);
 			T_EQ(kq_batch_hdr_parse(out.buf, out.len, &h), 0);
 			for (k = 0; k < n; k++) {
 				pattern(k, &w);
@@ -212,7 +212,7 @@ test_builder(void)
 	T_EQ(h.ProducerId, 42);
 	T_EQ(h.ProducerEpoch, 3);
 	T_EQ(h.BaseSequence, 7);
-	T_EQ(kq_batch_validate(out.buf, out.len, 1 << 20), 0);
+	T_EQ(kq_batch_validate(out.buf, out.len, 1 << 20, NULL), 0);
 
 	/* reset keeps codec and producer state; a second batch appends */
 	kq_bb_reset(&bb);
@@ -221,12 +221,12 @@ test_builder(void)
 	kq_bb_add(&bb, 9, v, v, NULL, 0);
 	before = out.len;
 	T_EQ(kq_bb_finish(&bb, &out), 0);
-	T_EQ(kq_batch_validate(out.buf + before, out.len - before, 1 << 20), 0);
+	T_EQ(kq_batch_validate(out.buf + before, out.len - before, 1 << 20, NULL), 0);
 	T_EQ(kq_batch_hdr_parse(out.buf + before, out.len - before, &h), 0);
 	T_EQ(h.ProducerId, 42);
 	T_EQ(h.BaseTimestamp, 9);
 	/* two batches back to back are not one Produce batch */
-	T_EQ(kq_batch_validate(out.buf, out.len, 1 << 20), KQ_E_INVALID_RECORD);
+	T_EQ(kq_batch_validate(out.buf, out.len, 1 << 20, NULL), KQ_E_INVALID_RECORD);
 	kq_bb_free(&bb);
 	kq_buf_free(&out);
 }
@@ -239,6 +239,56 @@ fix_crc(unsigned char *p, size_t n)
 						 n - KQ_BATCH_OFF_ATTRIBUTES));
 }
 
+/* The one header parser: its bounds, and what validation makes of them. */
+static void
+test_hdr_parse(void)
+{
+	struct kq_buf out = { 0 };
+	struct kq_batch_hdr h;
+	unsigned char *p;
+	size_t n, i;
+
+	build(KQ_CODEC_NONE, 10, &out);
+	p = out.buf;
+	n = out.len;
+	T_EQ(kq_batch_hdr_parse(p, n, &h), 0);
+	T_EQ(kq_batch_hdr_size(&h), n);
+	T_EQ(kq_batch_hdr_last(&h), h.BaseOffset + 9);
+	T_EQ(h.RecordsCount, 10);
+	/* The header alone is enough; one byte less is not. */
+	T_EQ(kq_batch_hdr_parse(p, KQ_BATCH_HEADER_SIZE, &h), 0);
+	for (i = 0; i < KQ_BATCH_HEADER_SIZE; i++)
+		T_EQ(kq_batch_hdr_parse(p, i, &h), KQ_ERR_TRUNCATED);
+	T_EQ(kq_batch_validate(p, KQ_BATCH_HEADER_SIZE - 1, n, NULL), KQ_E_INVALID_RECORD);
+	/* Magic 0 and 1 are older message sets, 3 is unknown. */
+	for (i = 0; i < 4; i++) {
+		if (i == 2)
+			continue;
+		p[KQ_BATCH_OFF_MAGIC] = (unsigned char)i;
+		T_EQ(kq_batch_hdr_parse(p, n, &h), KQ_ERR_UNSUPPORTED);
+		T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_INVALID_RECORD);
+	}
+	p[KQ_BATCH_OFF_MAGIC] = 2;
+	/* BatchLength negative or shorter than the header it heads. */
+	kq_put32(p + KQ_BATCH_OFF_LENGTH, (uint32_t)-1);
+	T_EQ(kq_batch_hdr_parse(p, n, &h), KQ_ERR_CORRUPT);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_CORRUPT_MESSAGE);
+	kq_put32(p + KQ_BATCH_OFF_LENGTH, 0x80000000u);
+	T_EQ(kq_batch_hdr_parse(p, n, &h), KQ_ERR_CORRUPT);
+	kq_put32(p + KQ_BATCH_OFF_LENGTH, KQ_BATCH_HEADER_SIZE - KQ_BATCH_LOG_OVERHEAD - 1);
+	T_EQ(kq_batch_hdr_parse(p, n, &h), KQ_ERR_CORRUPT);
+	kq_put32(p + KQ_BATCH_OFF_LENGTH, KQ_BATCH_HEADER_SIZE - KQ_BATCH_LOG_OVERHEAD);
+	T_EQ(kq_batch_hdr_parse(p, n, &h), 0);
+	/* Longer than the bytes at hand parses (a header read alone), but is no batch. */
+	kq_put32(p + KQ_BATCH_OFF_LENGTH, (uint32_t)(n - KQ_BATCH_LOG_OVERHEAD + 1));
+	T_EQ(kq_batch_hdr_parse(p, n, &h), 0);
+	T_EQ(kq_batch_validate(p, n, 2 * n, NULL), KQ_E_INVALID_RECORD);
+	kq_put32(p + KQ_BATCH_OFF_LENGTH, (uint32_t)(n - KQ_BATCH_LOG_OVERHEAD));
+	T_EQ(kq_batch_validate(p, n, n, &h), 0);
+	T_EQ(h.RecordsCount, 10);
+	kq_buf_free(&out);
+}
+
 static void
 test_validate(void)
 {
@@ -249,74 +299,74 @@ test_validate(void)
 	build(KQ_CODEC_NONE, 10, &out);
 	p = out.buf;
 	n = out.len;
-	T_EQ(kq_batch_validate(p, n, n), 0);
+	T_EQ(kq_batch_validate(p, n, n, NULL), 0);
 	T_OK(kq_batch_crc_ok(p, n), "crc");
-	T_EQ(kq_batch_validate(p, n, n - 1), KQ_E_MESSAGE_TOO_LARGE);
+	T_EQ(kq_batch_validate(p, n, n - 1, NULL), KQ_E_MESSAGE_TOO_LARGE);
 
 	/* any flipped byte inside the CRC range */
 	for (i = KQ_BATCH_OFF_ATTRIBUTES; i < n; i++) {
 		p[i] ^= 0x01;
-		T_EQ(kq_batch_validate(p, n, n), KQ_E_CORRUPT_MESSAGE);
+		T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_CORRUPT_MESSAGE);
 		p[i] ^= 0x01;
 	}
 	p[KQ_BATCH_OFF_CRC] ^= 0x80;
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_CORRUPT_MESSAGE);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_CORRUPT_MESSAGE);
 	p[KQ_BATCH_OFF_CRC] ^= 0x80;
 	/* outside the CRC: offsets and epoch are the broker's to rewrite */
 	kq_put64(p, 12345);
 	kq_put32(p + KQ_BATCH_OFF_LEADER_EPOCH, 7);
-	T_EQ(kq_batch_validate(p, n, n), 0);
+	T_EQ(kq_batch_validate(p, n, n, NULL), 0);
 
 	/* truncation and trailing bytes */
 	for (i = 0; i < n; i++)
-		T_OK(kq_batch_validate(p, i, n) != 0, "truncated to %zu", i);
-	T_EQ(kq_batch_validate(p, n - 1, n), KQ_E_INVALID_RECORD);
+		T_OK(kq_batch_validate(p, i, n, NULL) != 0, "truncated to %zu", i);
+	T_EQ(kq_batch_validate(p, n - 1, n, NULL), KQ_E_INVALID_RECORD);
 	kq_buf_grow(&out, out.len);	/* no self-aliasing realloc */
 	kq_buf_add(&out, out.buf, out.len);	/* two batches */
 	p = out.buf;
-	T_EQ(kq_batch_validate(p, 2 * n, 2 * n), KQ_E_INVALID_RECORD);
+	T_EQ(kq_batch_validate(p, 2 * n, 2 * n, NULL), KQ_E_INVALID_RECORD);
 	out.len = n;
 
 	/* magic */
 	p[KQ_BATCH_OFF_MAGIC] = 1;
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_INVALID_RECORD);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_INVALID_RECORD);
 	p[KQ_BATCH_OFF_MAGIC] = 2;
 	/* batchLength below the header */
 	kq_put32(p + KQ_BATCH_OFF_LENGTH, 10);
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_CORRUPT_MESSAGE);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_CORRUPT_MESSAGE);
 	kq_put32(p + KQ_BATCH_OFF_LENGTH, 0xffffffff);
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_CORRUPT_MESSAGE);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_CORRUPT_MESSAGE);
 	kq_put32(p + KQ_BATCH_OFF_LENGTH, (uint32_t)(n - 12));
 
 	/* count vs lastOffsetDelta */
 	kq_put32(p + KQ_BATCH_OFF_LAST_OFFSET_DELTA, 10);
 	fix_crc(p, n);
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_INVALID_RECORD);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_INVALID_RECORD);
 	kq_put32(p + KQ_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)-1);
 	kq_put32(p + KQ_BATCH_OFF_RECORDS_COUNT, 0);
 	fix_crc(p, n);
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_INVALID_RECORD);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_INVALID_RECORD);
 	kq_put32(p + KQ_BATCH_OFF_LAST_OFFSET_DELTA, 100000);
 	kq_put32(p + KQ_BATCH_OFF_RECORDS_COUNT, 100001);
 	fix_crc(p, n);
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_INVALID_RECORD);	/* cannot fit */
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_INVALID_RECORD);	/* cannot fit */
 	kq_put32(p + KQ_BATCH_OFF_LAST_OFFSET_DELTA, 9);
 	kq_put32(p + KQ_BATCH_OFF_RECORDS_COUNT, 10);
 	fix_crc(p, n);
-	T_EQ(kq_batch_validate(p, n, n), 0);
+	T_EQ(kq_batch_validate(p, n, n, NULL), 0);
 
 	/* control batch from a client */
 	kq_put16(p + KQ_BATCH_OFF_ATTRIBUTES, KQ_ATTR_CONTROL);
 	fix_crc(p, n);
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_INVALID_RECORD);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_INVALID_RECORD);
 	/* unknown codec */
 	kq_put16(p + KQ_BATCH_OFF_ATTRIBUTES, 6);
 	fix_crc(p, n);
-	T_EQ(kq_batch_validate(p, n, n), KQ_E_UNSUPPORTED_COMPRESSION_TYPE);
+	T_EQ(kq_batch_validate(p, n, n, NULL), KQ_E_UNSUPPORTED_COMPRESSION_TYPE);
 	/* transactional bit alone is fine for validation */
 	kq_put16(p + KQ_BATCH_OFF_ATTRIBUTES, KQ_ATTR_TRANSACTIONAL);
 	fix_crc(p, n);
-	T_EQ(kq_batch_validate(p, n, n), 0);
+	T_EQ(kq_batch_validate(p, n, n, NULL), 0);
 	kq_buf_free(&out);
 }
 
@@ -635,7 +685,7 @@ test_xerial_snappy(void)
 	kq_put16(b.buf + KQ_BATCH_OFF_ATTRIBUTES, KQ_CODEC_SNAPPY);
 	kq_put32(b.buf + KQ_BATCH_OFF_LENGTH, (uint32_t)(b.len - 12));
 	fix_crc(b.buf, b.len);
-	T_EQ(kq_batch_validate(b.buf, b.len, 1 << 20), 0);
+	T_EQ(kq_batch_validate(b.buf, b.len, 1 << 20, NULL), 0);
 	T_EQ(check_pattern(b.buf, b.len, 50), 50);
 
 	/* a chunk length past the end */
@@ -661,7 +711,7 @@ check_fixture(const char *name, const unsigned char *p, size_t n, int codec)
 	int i = 0, j, rc, vn;
 
 	printf("# fixture %s\n", name);
-	T_EQ(kq_batch_validate(p, n, 1 << 20), 0);
+	T_EQ(kq_batch_validate(p, n, 1 << 20, NULL), 0);
 	T_EQ(kq_batch_iter_init(&it, p, n), 0);
 	T_EQ(it.hdr.Attributes & KQ_ATTR_CODEC_MASK, codec);
 	T_EQ(it.hdr.RecordsCount, 20);
@@ -718,6 +768,7 @@ main(void)
 	T_RUN(test_codec_names);
 	T_RUN(test_roundtrip);
 	T_RUN(test_builder);
+	T_RUN(test_hdr_parse);
 	T_RUN(test_validate);
 	T_RUN(test_iter_header_errors);
 	T_RUN(test_iter_bad_records);

@@ -120,7 +120,7 @@ append_batch(struct kq_log *log, struct model *m, int codec, int n, const int *k
 			  kbytes(vb, sizeof(vb), vals[i], "value-"), NULL, 0);
 	KQ_ASSERT(kq_bb_finish(&bb, &b) == 0);
 	kq_bb_free(&bb);
-	KQ_ASSERT(kq_log_append(log, b.buf, b.len, 0, true, &base) == 0);
+	KQ_ASSERT(kq_log_append(log, b.buf, b.len, NULL, 0, true, &base) == 0);
 	kq_buf_free(&b);
 	for (i = 0; i < n; i++) {
 		KQ_ASSERT(m->n < MAXREC);
@@ -901,7 +901,7 @@ test_clean_hostile(void)
 	kq_put16(b.buf + KQ_BATCH_OFF_ATTRIBUTES, KQ_CODEC_GZIP);
 	kq_put32(b.buf + KQ_BATCH_OFF_CRC, kq_crc32c(0, b.buf + KQ_BATCH_OFF_ATTRIBUTES,
 						      b.len - KQ_BATCH_OFF_ATTRIBUTES));
-	T_EQ(kq_log_append(log, b.buf, b.len, 0, true, &base), 0);
+	T_EQ(kq_log_append(log, b.buf, b.len, NULL, 0, true, &base), 0);
 	kq_buf_free(&b);
 	fill_keys(log, &want, KQ_CODEC_NONE, 5, 20, 5, 2000);
 	T_EQ(kq_log_clean(log, &cc, kq_now_ms(), true, &st), 0);

@@ -65,7 +65,7 @@ append1(struct kq_log *log, int count, int64_t ts, int32_t epoch, int64_t *base)
 	int rc;
 
 	mkbatch(&b, count, ts, 50);
-	rc = kq_log_append(log, b.buf, b.len, epoch, true, base);
+	rc = kq_log_append(log, b.buf, b.len, NULL, epoch, true, base);
 	kq_buf_free(&b);
 	return rc;
 }
@@ -256,7 +256,7 @@ test_records_follower(void)
 	bb.max_ts = 140;
 	T_EQ(kq_bb_finish(&bb, &b), 0);
 	kq_bb_free(&bb);
-	T_EQ(kq_log_append(log, b.buf, b.len, 5, true, &base), 0);
+	T_EQ(kq_log_append(log, b.buf, b.len, NULL, 5, true, &base), 0);
 	T_EQ(base, 2);
 	T_EQ(kq_log_offset_for_time(log, 125, &off, &ts), 0);
 	T_EQ(off, 5);
@@ -272,14 +272,14 @@ test_records_follower(void)
 	T_OK(pread(sl[0].fd, copy.buf, (size_t)sl[0].len, sl[0].pos) == sl[0].len, "pread");
 	copy.len = (size_t)sl[0].len;
 	T_EQ(kq_log_open(&f, d2, "t", 0, &c, 0, true, err, sizeof(err)), 0);
-	T_EQ(kq_log_append(f, copy.buf, copy.len, -1, false, &base), 0);
+	T_EQ(kq_log_append(f, copy.buf, copy.len, NULL, -1, false, &base), 0);
 	T_EQ(base, 0);
 	T_EQ(kq_log_end(f), 7);
 	T_EQ(kq_log_latest_epoch(f), 5);
 	T_EQ(kq_log_epoch_end(f, 4, &eo), 2);
 	T_EQ(eo, 4);
 	/* Not at LEO: refused. */
-	T_EQ(kq_log_append(f, copy.buf, copy.len, -1, false, &base), KQ_ERR_INVALID);
+	T_EQ(kq_log_append(f, copy.buf, copy.len, NULL, -1, false, &base), KQ_ERR_INVALID);
 	T_EQ(kq_log_end(f), 7);
 	kq_log_close(f);
 	kq_log_close(log);
@@ -823,6 +823,74 @@ test_flush(void)
 	free(d);
 }
 
+/*
+ * The produce path: the caller's parsed header is used, not parsed again;
+ * offsets, epoch and time index come out as from the log's own parse.
+ */
+static void
+test_append_parsed(void)
+{
+	struct kq_log_config c;
+	struct kq_batch_hdr h;
+	struct kq_buf b = { 0 };
+	struct kq_log *log;
+	struct kq_slice sl[4];
+	char *d = fresh_dir(), err[256];
+	int64_t base, off, ts;
+	int n;
+
+	small_cfg(&c);
+	KQ_ASSERT(kq_log_open(&log, d, "t", 0, &c, 0, true, err, sizeof(err)) == 0);
+	T_EQ(append1(log, 2, 1000, 3, &base), 0);
+	mkbatch(&b, 3, 2000, 50);
+	T_EQ(kq_batch_validate(b.buf, b.len, b.len, &h), 0);
+	T_EQ(kq_log_append(log, b.buf, b.len - 1, &h, 4, true, &base), KQ_ERR_INVALID);
+	T_EQ(kq_log_end(log), 2);
+	T_EQ(kq_log_append(log, b.buf, b.len, &h, 4, true, &base), 0);
+	T_EQ(base, 2);
+	T_EQ(kq_log_end(log), 5);
+	T_EQ(kq_log_latest_epoch(log), 4);
+	T_EQ(kq_be64(b.buf + KQ_BATCH_OFF_BASE_OFFSET), 2);
+	T_EQ(kq_be32(b.buf + KQ_BATCH_OFF_LEADER_EPOCH), 4);
+	T_EQ(kq_log_offset_for_time(log, 1500, &off, &ts), 0);
+	T_EQ(off, 2);
+	T_EQ(kq_log_read(log, 2, 5, INT64_MAX, false, sl, 4, &n), 0);
+	T_EQ(n, 1);
+	T_EQ(sl[0].first_offset, 2);
+	T_EQ(sl[0].last_offset, 4);
+	T_EQ(sl[0].len, (int64_t)b.len);
+	kq_buf_free(&b);
+	kq_log_close(log);
+	free(d);
+}
+
+/* kq_io_pread_all over a real file cut short: never more than the file holds. */
+static void
+test_pread_all(void)
+{
+	char *d = fresh_dir(), *p = kq_xasprintf("%s/f", d);
+	unsigned char buf[100];
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+
+	KQ_ASSERT(fd >= 0);
+	memset(buf, 'x', sizeof(buf));
+	T_EQ(write(fd, buf, sizeof(buf)), sizeof(buf));
+	memset(buf, 0, sizeof(buf));
+	T_EQ(kq_io_pread_all(fd, buf, 60, 40), 0);
+	T_OK(buf[0] == 'x' && buf[59] == 'x', "60 bytes at 40 read");
+	T_EQ(ftruncate(fd, 70), 0);
+	memset(buf, 0, sizeof(buf));
+	T_EQ(kq_io_pread_all(fd, buf, 60, 40), KQ_ERR_TRUNCATED);
+	T_OK(buf[29] == 'x' && buf[30] == 0, "what the file holds, nothing after");
+	T_EQ(kq_io_pread_all(fd, buf, 1, 70), KQ_ERR_TRUNCATED);
+	T_EQ(kq_io_pread_all(fd, buf, 0, 70), 0);
+	close(fd);
+	T_EQ(kq_io_pread_all(fd, buf, 1, 0), KQ_ERR_IO);
+	T_EQ(errno, EBADF);
+	free(p);
+	free(d);
+}
+
 static void
 rm_rf(const char *dir)
 {
@@ -855,6 +923,8 @@ main(void)
 	T_RUN(test_enospc);
 	T_RUN(test_advance_start_truncate);
 	T_RUN(test_flush);
+	T_RUN(test_append_parsed);
+	T_RUN(test_pread_all);
 	rm_rf(root);
 	return t_done();
 }
