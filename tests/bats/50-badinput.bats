@@ -181,7 +181,8 @@ rss_kib() {
 		"$(printf 'x%.0s' $(seq 250))" 'with space' 'tab	x' "$(printf 'ctl\001x')" \
 		'tópico' '日本' 'a:b' '$(id)' '~' '%2e%2e'; do
 		run --separate-stderr kqt create "$n" -p 1
-		[ "$status" -ne 0 ] || fail "kq-topics create '$n' succeeded"
+		[ "$status" -eq 2 ] || fail "kq-topics create '$n' exited $status, want 2: $stderr"
+		[[ "$stderr" == *"invalid topic name"* ]] || fail "kq-topics create '$n': $stderr"
 		if have kcat; then
 			timeout 20 kcat -b "$KQ_BROKERS" -L -t "$n" -m 5 > /dev/null 2>&1 || true
 		fi
@@ -200,7 +201,8 @@ rss_kib() {
 @test "topic names that collide in metric names (a.b vs a_b) are refused" {
 	create_topic coll.name -p 1
 	run --separate-stderr kqt create coll_name -p 1
-	[ "$status" -ne 0 ] || fail "kq-topics create coll_name succeeded"
+	assert_status 1
+	[[ "$stderr" == *"collides with existing topic"* ]] || fail "stderr: $stderr"
 	run --separate-stderr kqt list
 	assert_status 0
 	grep -qxF coll.name <<< "$output" || fail "coll.name is not listed: $output"

@@ -102,6 +102,8 @@ committed_are() {
 		[ "$(cat "$BATS_TEST_TMPDIR/kp.ready" 2> /dev/null)" = "0 1" ] && break
 		sleep 0.2
 	done
+	[ "$(cat "$BATS_TEST_TMPDIR/kp.ready" 2> /dev/null)" = "0 1" ] ||
+		fail "kafka-python holds '$(cat "$BATS_TEST_TMPDIR/kp.ready" 2> /dev/null)'"
 	run --separate-stderr kqg lag gmix --by topic
 	assert_status 0
 	[ "$output" = "$(printf 'mixa 8\nmixb 3')" ] || fail "by topic: $output"
