@@ -202,8 +202,7 @@ abandon_coord(struct kq_member *m)
 	kq_conn_close(m->abandoned);
 	m->abandoned = m->conn;
 	m->conn = NULL;
-	m->hb_inflight = false;
-	m->coord_name[0] = 0;
+	close_coord(m);
 }
 
 void
