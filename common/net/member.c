@@ -56,6 +56,12 @@ struct kq_member {
 	int32_t coord_node;
 	int next_broker;		/* where discovery starts (metadata index) */
 	char coord_name[320];
+	char coord_host[256];		/* of the last coordinator, for kq_member_leave */
+	int coord_port;
+	/* The coordinator connection a stop left with a call in flight (a
+	 * JoinGroup the broker holds): open until LeaveGroup has gone out on
+	 * a fresh one, so the broker sees the leave first. */
+	struct kq_conn *abandoned;
 
 	char *member_id;		/* never NULL; "" before the first join */
 	int32_t generation;
@@ -189,12 +195,23 @@ close_coord(struct kq_member *m)
 	m->coord_name[0] = 0;
 }
 
+/* A stop leaves the call in flight: its answer would come out of turn. */
+static void
+abandon_coord(struct kq_member *m)
+{
+	kq_conn_close(m->abandoned);
+	m->abandoned = m->conn;
+	m->conn = NULL;
+	close_coord(m);
+}
+
 void
 kq_member_free(struct kq_member *m)
 {
 	if (!m)
 		return;
 	close_coord(m);
+	kq_conn_close(m->abandoned);
 	clear_assignment(m);
 	kq_arena_free(&m->ja);
 	kq_arena_free(&m->ra);
@@ -330,7 +347,7 @@ coord_call(struct kq_member *m, int16_t api, int16_t max_version, const void *re
 		if (r != KQ_ERR_AGAIN)
 			goto fail;
 		if (stopping(m)) {
-			close_coord(m);
+			abandon_coord(m);
 			return KQ_ERR_AGAIN;
 		}
 		if (kq_mono_ms() >= deadline) {
@@ -349,14 +366,16 @@ fail:
 	return r;
 }
 
-/* Make conn (node id node) the coordinator connection. */
+/* Make conn (node id node, at host:port) the coordinator connection. */
 static void
-use_coord(struct kq_member *m, struct kq_conn *conn, int32_t node)
+use_coord(struct kq_member *m, struct kq_conn *conn, int32_t node, const char *host, int port)
 {
 	close_coord(m);
 	kq_conn_set_node(conn, node);
 	m->conn = conn;
 	m->coord_node = node;
+	snprintf(m->coord_host, sizeof(m->coord_host), "%s", host);
+	m->coord_port = port;
 	snprintf(m->coord_name, sizeof(m->coord_name), "%s (node %d)", kq_conn_name(conn),
 		 (int)node);
 }
@@ -444,7 +463,7 @@ find_once(struct kq_member *m)
 			if (r == 0 && node == b->id) {
 				/* The broker asked is the coordinator: keep talking. */
 				m->next_broker = (m->next_broker + i) % n;
-				use_coord(m, conn, node);
+				use_coord(m, conn, node, b->host, b->port);
 				return 0;
 			}
 			kq_conn_close(conn);
@@ -461,7 +480,7 @@ find_once(struct kq_member *m)
 		set_err(m, "%s", err);
 		return r;
 	}
-	use_coord(m, conn, node);
+	use_coord(m, conn, node, host, port);
 	return 0;
 }
 
@@ -1129,13 +1148,26 @@ kq_member_leave(struct kq_member *m, int64_t timeout_ms)
 	struct kq_LeaveGroupRequest req;
 	struct kq_LeaveGroupResponse resp;
 	struct kq_LeaveGroupRequest_MemberIdentity me;
+	char err[384];
 
 	if (timeout_ms <= 0)
 		timeout_ms = 5000;
 	/* Static members keep their place across restarts (Kafka does not
-	 * send LeaveGroup for them either), and without a coordinator
-	 * connection the session timeout frees the place just as well. */
-	if (!m->member_id[0] || m->instance_id || !m->conn || kq_conn_broken(m->conn))
+	 * send LeaveGroup for them either). */
+	if (!m->member_id[0] || m->instance_id)
+		goto out;
+	/* Stopped while the coordinator held a call of ours (a JoinGroup in
+	 * the initial rebalance delay, a follower's SyncGroup): that member
+	 * would stay until the rebalance timeout, and a Kafka broker reads
+	 * nothing more from that connection until it answers, so leave over
+	 * a new one. */
+	if (!m->conn && m->abandoned && m->coord_host[0] &&
+	    kq_conn_open(&m->conn, m->coord_host, m->coord_port, m->client_id,
+			 KQ_MIN(timeout_ms, CONNECT_TIMEOUT_MS), err, sizeof(err)) < 0)
+		m->conn = NULL;
+	/* Without a coordinator connection the session timeout frees the
+	 * place just as well. */
+	if (!m->conn || kq_conn_broken(m->conn))
 		goto out;
 	kq_LeaveGroupRequest_init(&req);
 	req.GroupId = kq_str_c(m->group);
@@ -1147,6 +1179,8 @@ kq_member_leave(struct kq_member *m, int64_t timeout_ms)
 	req.Members_count = 1;
 	(void)coord_call(m, KQ_API_LEAVE_GROUP, V_LEAVE_GROUP, &req, timeout_ms, &resp, NULL);
 out:
+	kq_conn_close(m->abandoned);
+	m->abandoned = NULL;
 	set_id(&m->member_id, kq_str_c(""));
 	m->gen_valid = false;
 	m->need_rejoin = true;

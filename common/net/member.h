@@ -123,9 +123,11 @@ int kq_member_commit(struct kq_member *m, struct kq_member_tp *tps, int n);
 
 /*
  * LeaveGroup within timeout_ms (<= 0: 5 s), so the others rebalance at once
- * instead of after our session timeout; errors are ignored.  Skipped for a
- * static member and when the coordinator connection is gone.  The member
- * then has no id and no generation.
+ * instead of after our session timeout; errors are ignored.  Works at any
+ * stage once the member has an id: when a stop left a JoinGroup or
+ * SyncGroup held by the coordinator, the leave goes over a new connection
+ * to it.  Skipped for a static member and when the coordinator connection
+ * broke.  The member then has no id and no generation.
  */
 void kq_member_leave(struct kq_member *m, int64_t timeout_ms);
 

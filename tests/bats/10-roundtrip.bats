@@ -152,10 +152,11 @@ GEN="$BATS_TEST_DIRNAME/../fixtures/e2e/gen-lines"
 
 @test "a consumer started before producing sees new records (follow mode)" {
 	create_topic live -p 1
-	kqc -t live -c 3 > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" &
+	kqc -t live -c 3 -v > "$BATS_TEST_TMPDIR/out" 2> "$BATS_TEST_TMPDIR/err" &
 	cpid=$!
 	track_pid "$cpid"
-	sleep 0.5
+	# Produce only once it follows the end of the (empty) log.
+	wait_for_text "$BATS_TEST_TMPDIR/err" 'reading from 0 to follow'
 	printf 'x\ny\nz\n' | kqp -t live
 	wait_pid_gone "$cpid" 20 || fail "consumer did not stop after 3 records"
 	st=0

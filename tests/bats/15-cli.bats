@@ -107,7 +107,6 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 	run --separate-stderr timeout 60 bash -c 'set -o pipefail; kq-consume -t big -f json | head -n 2 > /dev/null'
 	assert_status 0
 	[ -z "$stderr" ] || fail "stderr not empty: $stderr"
-	# kq-produce -T (tee) into a closed pipe: the records still get sent.
 }
 
 @test "-b/KQ_BROKERS: an unreachable broker gives exit 6 after --timeout" {
@@ -144,10 +143,10 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 
 @test "SIGTERM stops a following consumer cleanly with status 143" {
 	create_topic sig -p 1
-	kq-consume -t sig > /dev/null 2> "$BATS_TEST_TMPDIR/err" &
+	kq-consume -t sig -v > /dev/null 2> "$BATS_TEST_TMPDIR/err" &
 	pid=$!
 	track_pid "$pid"
-	sleep 1
+	wait_for_text "$BATS_TEST_TMPDIR/err" 'to follow'
 	kill -TERM "$pid"
 	wait_pid_gone "$pid" 15 || fail "kq-consume ignored SIGTERM for 15s"
 	st=0

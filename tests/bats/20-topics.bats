@@ -95,8 +95,10 @@ describe_col() {
 		grep -q topic || fail "retention.ms not shown as a topic config: $output"
 	# An unknown or invalid config is refused and nothing is created.
 	run --separate-stderr kqt create badcfg -p 1 -c retention.ms=soon
-	[ "$status" -ne 0 ] || fail "bad config value accepted"
+	assert_status 1
+	[[ "$stderr" == *"cannot create topic 'badcfg'"* ]] || fail "stderr: $stderr"
 	run --separate-stderr kqt list
+	assert_status 0
 	[[ "$output" != *badcfg* ]] || fail "badcfg was created"
 }
 

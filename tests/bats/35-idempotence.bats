@@ -10,25 +10,45 @@ setup_file() {
 	start_broker -X offsets.topic.num.partitions=1
 }
 
-@test "librdkafka with enable.idempotence=true produces through kq (kcat, confluent-kafka)" {
+# expect_once TOPIC FILE: the topic holds exactly the "KEY VALUE" lines of
+# FILE, each once: nothing lost, nothing written twice.
+expect_once() {
+	kqc -t "$1" -e -f '%k %s\n' | sort > "$BATS_TEST_TMPDIR/got"
+	sort "$2" > "$BATS_TEST_TMPDIR/want"
+	uniq -d "$BATS_TEST_TMPDIR/got" | head -n 5 > "$BATS_TEST_TMPDIR/dups"
+	[ ! -s "$BATS_TEST_TMPDIR/dups" ] || fail "written twice: $(cat "$BATS_TEST_TMPDIR/dups")"
+	cmp -s "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got" ||
+		fail "$1 holds $(wc -l < "$BATS_TEST_TMPDIR/got") records, want $(wc -l < "$2"): $(diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got" | head -n 5)"
+}
+
+@test "kcat with enable.idempotence=true produces through kq: every record once" {
+	have kcat || skip "kcat is not installed"
 	create_topic idem -p 3
-	seq 1 20000 | sed 's/^/k/;s/$/:v/' > "$BATS_TEST_TMPDIR/in"
+	seq 1 20000 | awk '{ print "k" $1 ":v" $1 }' > "$BATS_TEST_TMPDIR/in"
 	run --separate-stderr timeout 60 kcat -b "$KQ_BROKERS" -P -t idem -K: \
 		-X enable.idempotence=true < "$BATS_TEST_TMPDIR/in"
 	assert_status 0
+	tr : ' ' < "$BATS_TEST_TMPDIR/in" > "$BATS_TEST_TMPDIR/expect"
+	expect_once idem "$BATS_TEST_TMPDIR/expect"
+}
+
+@test "confluent-kafka with enable.idempotence produces through kq: every record once" {
 	have_py_module confluent_kafka || skip "python3-confluent-kafka is not installed"
+	create_topic idemck -p 3
 	run --separate-stderr timeout 60 "$KQ_PY" -c '
 import sys
 from confluent_kafka import Producer
 p = Producer({"bootstrap.servers": sys.argv[1], "enable.idempotence": True})
 errs = []
 for i in range(5000):
-    p.produce("idem", value=b"c%d" % i, on_delivery=lambda e, m: errs.append(e) if e else None)
+    p.produce("idemck", key=b"c%d" % i, value=b"v%d" % i,
+              on_delivery=lambda e, m: errs.append(e) if e else None)
 left = p.flush(30)
 sys.exit(1 if errs or left else 0)
 ' "$KQ_BROKERS"
 	assert_status 0
-	[ "$(kqc -t idem -e | wc -l)" -eq 25000 ]
+	seq 0 4999 | awk '{ print "c" $1 " v" $1 }' > "$BATS_TEST_TMPDIR/expect"
+	expect_once idemck "$BATS_TEST_TMPDIR/expect"
 }
 
 @test "kq-produce: a batch the broker refuses for good does not stop the rest (sequences renumbered)" {

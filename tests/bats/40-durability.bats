@@ -233,7 +233,8 @@ fetch_cut() {
 	start_broker
 	first=$KQ_BROKER_PID
 	run --separate-stderr timeout 10 kq-broker --listen 127.0.0.1:0 --data-dir "$KQ_DATA"
-	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "second broker: status $status"
+	assert_status 1
+	[[ "$stderr" == *"is in use by another kq-broker"* ]] || fail "stderr: $stderr"
 	pid_alive "$first" || fail "the first broker died"
 }
 

@@ -112,6 +112,24 @@ expect_disjoint_partitions() {
 	done
 }
 
+# group_state GROUP: "STATE MEMBERS" as kq-groups describe --state says.
+group_state() {
+	timeout 30 kq-groups describe "$1" --state | awk -v g="$1" '$1 == g { print $(NF - 1), $NF }'
+}
+
+# wait_group_state GROUP "STATE MEMBERS" MS: poll until the group is so (a
+# glob), MS milliseconds at most.
+wait_group_state() {
+	local deadline st
+	deadline=$(($(now_ms) + $3))
+	while :; do
+		st=$(group_state "$1")
+		[[ $st == $2 ]] && return 0
+		[ "$(now_ms)" -le "$deadline" ] || fail "group $1 is '$st', not '$2', after $3 ms"
+		sleep 0.05
+	done
+}
+
 @test "three members split a 6-partition topic: every record once, each partition one member" {
 	create_topic cg1 -p 6
 	produce cg1 1 60000
@@ -198,6 +216,49 @@ expect_disjoint_partitions() {
 	stop_member b INT
 	[ "$mstatus" -eq 130 ] || fail "b exited $mstatus: $(cat "$D/b.err")"
 	expect_exact 1 800 "$D"/a.out "$D"/b.out
+}
+
+# The broker holds a group's first JoinGroup for its initial rebalance
+# delay (3 s).  Session and rebalance timeouts far beyond the waits below:
+# only a LeaveGroup can free the place that quickly.
+@test "SIGTERM during the first JoinGroup: the member is gone at once, the next gets every partition" {
+	create_topic cg11 -p 3
+	produce cg11 1 300
+	member a g11 cg11 -X session.timeout.ms=120000 -X max.poll.interval.ms=120000
+	wait_group_state g11 "PreparingRebalance 1" 20000
+	kill -TERM "$(cat "$D/a.pid")"
+	wait_pid_gone "$(cat "$D/a.pid")" 10 || fail "a did not exit within 10 s of SIGTERM"
+	mstatus=0
+	wait "$(cat "$D/a.pid")" || mstatus=$?
+	[ "$mstatus" -eq 143 ] || fail "a exited $mstatus: $(cat "$D/a.err")"
+	wait_group_state g11 "* 0" 1000
+	# Not kept waiting for a's rebalance timeout (2 minutes).
+	member b g11 cg11 -e
+	wait_member b
+	[ "$mstatus" -eq 0 ] || fail "b exited $mstatus: $(cat "$D/b.err")"
+	expect_exact 1 300 "$D"/b.out
+}
+
+@test "SIGINT while the leader holds a follower's SyncGroup: the member is gone at once" {
+	local i
+	create_topic cg12 -p 2
+	# A raw member leads the group and never sends SyncGroup.
+	"$KQ_PY" "$KQ_INTEROP/group_held.py" lead "$KQ_PORT" g12 cg12 \
+		< /dev/null > "$D/py.out" 2> "$D/py.err" 3>&- &
+	echo $! > "$D/py.pid"
+	track_pid $!
+	wait_group_state g12 "PreparingRebalance 1" 20000
+	member q g12 cg12 -X session.timeout.ms=120000 -X max.poll.interval.ms=120000
+	for ((i = 0; i < 150; i++)); do
+		[ -s "$D/py.out" ] && break
+		sleep 0.2
+	done
+	[ "$(cat "$D/py.out")" = leader ] || fail "the raw member: $(cat "$D"/py.out "$D"/py.err)"
+	wait_group_state g12 "CompletingRebalance 2" 1000
+	stop_member q INT
+	[ "$mstatus" -eq 130 ] || fail "q exited $mstatus: $(cat "$D/q.err")"
+	wait_group_state g12 "PreparingRebalance 1" 1000
+	kill "$(cat "$D/py.pid")"
 }
 
 @test "a paused reader does not cost the member its place in the group" {

@@ -27,6 +27,16 @@ produce() {
 	seq "$3" "$4" | kqp -t "$1" -p "$2"
 }
 
+# committed_are GROUP "TOPIC PARTITION OFFSET"...: the group's committed
+# offsets, as kq-groups describe shows them, are exactly these.
+committed_are() {
+	local group=$1 want got
+	shift
+	want=$(printf '%s\n' "$@")
+	got=$(kqg describe "$group" --no-headers 2> /dev/null | awk '{ print $2, $3, $4 }')
+	[ "$got" = "$want" ] || fail "committed offsets of $group: '$got', want '$want'"
+}
+
 @test "lag counts the records produced after the last commit; describe shows Kafka's columns" {
 	have_py_module kafka || skip "python3-kafka is not installed"
 	create_topic lagt -p 2
@@ -92,6 +102,8 @@ produce() {
 		[ "$(cat "$BATS_TEST_TMPDIR/kp.ready" 2> /dev/null)" = "0 1" ] && break
 		sleep 0.2
 	done
+	[ "$(cat "$BATS_TEST_TMPDIR/kp.ready" 2> /dev/null)" = "0 1" ] ||
+		fail "kafka-python holds '$(cat "$BATS_TEST_TMPDIR/kp.ready" 2> /dev/null)'"
 	run --separate-stderr kqg lag gmix --by topic
 	assert_status 0
 	[ "$output" = "$(printf 'mixa 8\nmixb 3')" ] || fail "by topic: $output"
@@ -144,6 +156,7 @@ produce() {
 	# (other tests' members may still be within their session timeout)
 	printf '%s\n' "$output" | grep -qx glive || fail "list --state=Stable: $output"
 	run --separate-stderr kqg list --state Empty
+	assert_status 0
 	[[ "$output" != *glive* ]] || fail "list --state Empty: $output"
 	# A reset is refused while members are active, naming them.
 	run --separate-stderr kqg reset glive -t livet --to-earliest --execute
@@ -184,6 +197,7 @@ produce() {
 	run --separate-stderr kqg lag grst --by partition
 	[ "$output" = "$(printf 'rst 0 0\nrst 1 10\nrst 2 0')" ] || fail "after shift: $output"
 	run --separate-stderr kqg reset grst -t rst:2 --to-offset 999
+	assert_status 0
 	[[ "$stderr" == *"moved into the log's range"* ]] || fail "no clamp warning: $stderr"
 	[[ "${lines[1]}" =~ ^rst\ +2\ +50\ +50$ ]] || fail "clamped plan: $output"
 	kqg reset grst --all-topics --to-earliest --export > "$BATS_TEST_TMPDIR/plan.csv"
@@ -198,14 +212,19 @@ produce() {
 	assert_status 0
 	run --separate-stderr kqg lag grst
 	[ "$output" = 150 ]
-	# By time: every record is newer than a day ago.
 	run --separate-stderr kqg reset grst -t rst --to-latest --execute
+	assert_status 0
+	committed_are grst "rst 0 50" "rst 1 50" "rst 2 50"
+	# By time: every record is newer than a day ago.
 	run --separate-stderr kqg reset grst -t rst --by-duration PT24H --execute
 	assert_status 0
-	run --separate-stderr kqg lag grst
-	[ "$output" = 150 ] || fail "after --by-duration: $output"
+	committed_are grst "rst 0 0" "rst 1 0" "rst 2 0"
+	run --separate-stderr kqg reset grst -t rst:1 --to-latest --execute
+	assert_status 0
+	committed_are grst "rst 0 0" "rst 1 50" "rst 2 0"
 	run --separate-stderr kqg reset grst -t rst --to @-1h --execute
 	assert_status 0
+	committed_are grst "rst 0 0" "rst 1 0" "rst 2 0"
 }
 
 @test "delete and delete-offsets; missing groups and topics are exit 3" {
@@ -222,6 +241,7 @@ produce() {
 	run --separate-stderr kqg delete gdel -y
 	assert_status 0
 	run --separate-stderr kqg list
+	assert_status 0
 	[[ "$output" != *gdel* ]] || fail "still listed: $output"
 	run --separate-stderr kqg describe gdel
 	assert_status 3

@@ -197,11 +197,15 @@ expect_latest() {
 	assert_status 0
 	[ "$(echo "$output" | wc -l)" -eq $((3000 - start)) ]
 	[ "$(echo "$output" | tail -n 1)" -eq 2999 ]
-	# A topic without retention limits keeps everything.
+	# A topic without retention limits keeps everything: checked once a
+	# topic with limits, written after it, has been trimmed.
 	create_topic rkeep -c segment.bytes=2048 -c retention.ms=-1
 	seq 1 500 | timeout 60 kcat -b "$KQ_BROKERS" -P -t rkeep -X batch.num.messages=20
-	sleep 1
+	create_topic rsize2 -c segment.bytes=2048 -c retention.bytes=8192
+	seq 1 3000 | timeout 60 kcat -b "$KQ_BROKERS" -P -t rsize2 -X batch.num.messages=20
+	wait_for 20 earliest_above rsize2 0 || fail "rsize2 not trimmed: $(earliest rsize2)"
 	[ "$(earliest rkeep)" -eq 0 ]
+	[ "$(kqc -t rkeep -e | wc -l)" -eq 500 ]
 }
 
 @test "compaction keeps the latest value per key (plain, gzip, lz4); tombstones vanish" {
@@ -311,6 +315,7 @@ expect_latest() {
 	done
 	wait_for 30 closed_at_most crash 100 || fail "not compacted: $(segstat crash)"
 	run ls "$KQ_DATA/crash-0"
+	assert_status 0
 	[[ "$output" != *.cleaned* && "$output" != *.swap* ]] || fail "leftovers: $output"
 	consume_all crash "$BATS_TEST_TMPDIR/crash.out"
 	check_view "$BATS_TEST_TMPDIR/crash.out" "$(expect_latest 1149)"

@@ -249,3 +249,14 @@ have() {
 have_py_module() {
 	[ -x "$KQ_PY" ] && "$KQ_PY" -c "import $1" 2> /dev/null
 }
+
+# wait_for_text FILE TEXT [SECONDS]: until FILE contains TEXT (20 s at
+# most by default); else fail, showing the end of FILE.
+wait_for_text() {
+	local i limit=${3:-20}
+	for ((i = 0; i < limit * 10; i++)); do
+		grep -qF -- "$2" "$1" 2> /dev/null && return 0
+		sleep 0.1
+	done
+	fail "no '$2' in $1 within ${limit}s: $(tail -n 5 "$1" 2> /dev/null)"
+}

@@ -1,9 +1,11 @@
 #!/usr/bin/python3
 """badinput.py: hostile bytes against a kq broker on 127.0.0.1 (stdlib only).
 
-  badinput.py PORT frame CASE   send one bad input; the broker must answer or
-                                close the connection within 5 s (exit 0), else
-                                exit 1.  CASE: see CASES below.
+  badinput.py PORT frame CASE   send one bad input; the broker must refuse it
+                                as Kafka does within 5 s (exit 0), else exit 1:
+                                close the connection, or for the cases in
+                                ANSWERS answer with that error code and serve
+                                on over the same connection.  CASE: see CASES.
   badinput.py PORT fuzz N SEED  N connections with framed random bodies (api
                                 keys and versions in range); only requires
                                 that every connect succeeds.
@@ -12,7 +14,8 @@
                                 keep them open until stdin closes.
   badinput.py PORT names TAG OUT  send 200+ invalid topic names through
                                 CreateTopics v0 and Metadata v1 (auto-create);
-                                every one must be refused; writes the names
+                                every one must be answered with
+                                INVALID_TOPIC_EXCEPTION (17); writes the names
                                 (repr, one a line) to OUT.  Also creates the
                                 valid controls "a"*249 and "auto-ok-TAG".
 """
@@ -116,13 +119,48 @@ CASES = {
     "count-fetch": request(1, 4, 18, s32(-1) + s32(100) + s32(1) + s32(1 << 20) + b"\x00"
                            + s32(0x7FFFFFFF) + b"\x00"),
     "count-apiversions-clientid": s32(10) + s16(18) + s16(0) + s32(19) + s16(0x7FFF),
-    # Unknown API key and unsupported version.
+    # Unknown API key and unsupported versions.
     "unknown-api": request(999, 0, 20, b""),
     "bad-version": request(3, 999, 21, s32(-1)),
+    "apiversions-v999": request(18, 999, 22, b""),
     # Random bytes with a plausible small size.
     "garbage": s32(64) + random.Random(7).randbytes(64),
     "garbage-stream": random.Random(8).randbytes(4096),
 }
+
+
+# Cases Kafka answers (correlation id, error code of the first field) and
+# keeps the connection open after: an ApiVersions version it does not know
+# gets UNSUPPORTED_VERSION (35) in a v0 response, so the client can retry
+# with a version from the list.  Every other case closes the connection
+# (Kafka's InvalidReceiveException or InvalidRequestException).
+ANSWERS = {
+    "apiversions-v999": (22, 35),
+}
+
+
+def answered_as(s, case, corr, err):
+    """The answer to a refused request carries err; the connection serves on."""
+    try:
+        body = read_response(s)
+    except (OSError, ValueError) as e:
+        print("%s: no answer (%s)" % (case, e))
+        return 1
+    if body is None or len(body) < 6:
+        print("%s: closed, want an answer with error %d" % (case, err))
+        return 1
+    got_corr, got_err = struct.unpack(">ih", body[:6])
+    if (got_corr, got_err) != (corr, err):
+        print("%s: answered correlation id %d error %d, want %d and %d"
+              % (case, got_corr, got_err, corr, err))
+        return 1
+    s.sendall(request(18, 0, 4243, b""))
+    body = read_response(s)
+    if body is None or struct.unpack(">ih", body[:6]) != (4243, 0):
+        print("%s: the connection did not serve on: %r" % (case, body[:16] if body else body))
+        return 1
+    print("%s: answered with error %d" % (case, err))
+    return 0
 
 
 def check_frame(port, case):
@@ -142,12 +180,15 @@ def check_frame(port, case):
         return 0
     data = CASES[case]
     s = connect(port)
-    t0 = time.time()
     send_all(s, data)
+    if case in ANSWERS:
+        rc = answered_as(s, case, *ANSWERS[case])
+        s.close()
+        return rc
     res = outcome(s)
     s.close()
-    print("%s: %s after %.3f s" % (case, res, time.time() - t0))
-    return 1 if res == "hung" else 0
+    print("%s: %s%s" % (case, res, "" if res == "closed" else ", want closed"))
+    return 0 if res == "closed" else 1
 
 
 def fuzz(port, n, seed):
@@ -308,7 +349,9 @@ def names(port, tag, outpath):
             res = None
             problems.append("CreateTopics %r: %s" % (nm, e))
         if res is None:
-            # Closing the connection is a refusal too; reconnect.
+            # Kafka answers; a closed connection tells the client nothing.
+            problems.append("CreateTopics %r: connection closed (want INVALID_TOPIC_EXCEPTION 17)"
+                            % (nm,))
             s.close()
             s = connect(port)
             s.settimeout(15)
@@ -323,12 +366,15 @@ def names(port, tag, outpath):
             res = None
             problems.append("Metadata %r: %s" % (nm, e))
         if res is None:
+            problems.append("Metadata %r: connection closed (want INVALID_TOPIC_EXCEPTION 17)"
+                            % (nm,))
             s.close()
             s = connect(port)
             s.settimeout(15)
             continue
-        if any(err not in (17, 3) for _nm, err in res):
-            problems.append("Metadata v1 (auto-create) %r -> %r" % (nm, res))
+        if len(res) != 1 or res[0][1] != 17:
+            problems.append("Metadata v1 (auto-create) %r -> %r (want INVALID_TOPIC_EXCEPTION 17)"
+                            % (nm, res))
     # Controls: a 249-character name and an auto-created topic are fine.
     corr += 1
     res = create_topics_v0(s, corr, [b"a" * 249])

@@ -12,6 +12,12 @@ group_held.py held PORT GROUP
    ListGroups naming the group.
 Prints "ok" or exits non-zero with the reason.
 
+group_held.py lead PORT GROUP TOPIC
+    JoinGroup v1 subscribed to TOPIC (session and rebalance timeouts 60 s),
+    prints "leader" or "member" once the join is answered, and then never
+    sends SyncGroup: a follower's SyncGroup stays held until this process
+    is killed (60 s at most).
+
 group_held.py offset-delete PORT GROUP TOPIC PARTITION
     OffsetDelete v0 (no client in scope but librdkafka's admin API sends it);
     prints the top-level and the partition error codes ("-" when a top-level
@@ -20,6 +26,7 @@ group_held.py offset-delete PORT GROUP TOPIC PARTITION
 import socket
 import struct
 import sys
+import time
 
 
 def i16(x):
@@ -40,11 +47,16 @@ def frame(key, ver, corr, body):
     return i32(len(p)) + p
 
 
-def join_body(group):
-    # ConsumerProtocolSubscription v0: no topics, null user data
-    meta = i16(0) + i32(0) + i32(-1)
-    return (string(group) + i32(6000) + i32(10000) + string("") + string("consumer")
+def join_body(group, topics=(), session=6000, rebalance=10000):
+    # ConsumerProtocolSubscription v0: the topics, null user data
+    meta = i16(0) + i32(len(topics)) + b"".join(string(t) for t in topics) + i32(-1)
+    return (string(group) + i32(session) + i32(rebalance) + string("") + string("consumer")
             + i32(1) + string("range") + i32(len(meta)) + meta)
+
+
+def read_string(b):
+    n = struct.unpack(">h", b[:2])[0]
+    return b[2:2 + max(n, 0)].decode(), b[2 + max(n, 0):]
 
 
 def read_exact(s, n):
@@ -110,9 +122,25 @@ def held(port, group):
     print("ok")
 
 
+def lead(port, group, topic):
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(frame(11, 1, 1, join_body(group, [topic], 60000, 60000)))
+    corr, body = read_resp(s)
+    err, gen = struct.unpack(">hi", body[:6])
+    if corr != 1 or err != 0:
+        sys.exit("JoinGroup: correlation id %d, error %d" % (corr, err))
+    _, rest = read_string(body[6:])
+    leader, rest = read_string(rest)
+    me, rest = read_string(rest)
+    print("leader" if leader == me else "member", flush=True)
+    time.sleep(60)
+
+
 def main():
     if sys.argv[1] == "held":
         held(int(sys.argv[2]), sys.argv[3])
+    elif sys.argv[1] == "lead":
+        lead(int(sys.argv[2]), sys.argv[3], sys.argv[4])
     elif sys.argv[1] == "offset-delete":
         offset_delete(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
     else:

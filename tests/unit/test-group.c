@@ -707,6 +707,79 @@ test_leave(void)
 	T_STREQ(state("g"), "Empty");
 }
 
+/*
+ * A member stopped while the coordinator holds its JoinGroup or SyncGroup
+ * sends LeaveGroup on another connection: it is out at once, the held
+ * request is answered UNKNOWN_MEMBER_ID, and the others go on without
+ * waiting for its timeouts.
+ */
+static void
+test_leave_while_held(void)
+{
+	char ids[3][160], id[160];
+	struct kq_SyncGroupResponse resp;
+	struct jr j;
+	int32_t gen;
+
+	/* the first JoinGroup, parked in the initial rebalance delay */
+	fk_reset(100);
+	join(&j, "g", "", 5, CTX(0));
+	T_EQ(j.resp.ErrorCode, KQ_E_MEMBER_ID_REQUIRED);
+	strcpy(id, j.member);
+	join(&j, "g", id, 5, CTX(0));
+	T_EQ(j.rc, KQ_COORD_PENDING);
+	T_EQ(leave("g", id), 0);
+	T_EQ(rep(CTX(0))->api, KQ_API_JOIN_GROUP);
+	T_EQ(rep(CTX(0))->err, KQ_E_UNKNOWN_MEMBER_ID);
+	T_EQ(leave("g", id), KQ_E_UNKNOWN_MEMBER_ID);
+	/* a newcomer waits out the delay (extended once, as it arrived in
+	 * it) and has the group to itself */
+	join(&j, "g", "", 3, CTX(1));
+	T_EQ(j.rc, KQ_COORD_PENDING);
+	for (int i = 0; i < 2; i++) {
+		fk.now += 100;
+		kq_coord_tick(fk.c, fk.now);
+	}
+	T_EQ(rep(CTX(1))->err, 0);
+	T_EQ(rep(CTX(1))->nmembers, 1);
+	T_STREQ(rep(CTX(1))->leader, rep(CTX(1))->member);
+
+	/* the leader's rejoin, held in a rebalance: the others complete without it */
+	fk_reset(100);
+	gen = three_member_group("g", ids);
+	sync_three("g", ids, gen);
+	join(&j, "g", ids[0], 5, CTX(0));
+	T_EQ(j.rc, KQ_COORD_PENDING);
+	join(&j, "g", ids[1], 5, CTX(1));
+	T_EQ(j.rc, KQ_COORD_PENDING);
+	T_EQ(leave("g", ids[0]), 0);
+	T_EQ(rep(CTX(0))->err, KQ_E_UNKNOWN_MEMBER_ID);
+	T_EQ(fk.nr, 1);
+	join(&j, "g", ids[2], 5, CTX(2));
+	T_EQ(j.rc, KQ_COORD_DONE);
+	T_EQ(j.resp.GenerationId, gen + 1);
+	T_EQ(rep(CTX(1))->err, 0);
+	T_EQ(rep(CTX(1))->gen, gen + 1);
+	T_EQ(rep(CTX(1))->nmembers, 2);
+	T_STREQ(rep(CTX(1))->leader, ids[1]);
+
+	/* a follower's SyncGroup, held until the leader syncs */
+	fk_reset(100);
+	gen = three_member_group("g", ids);
+	T_EQ(sync_req("g", ids[1], gen, CTX(11), NULL, NULL, 0, &resp), KQ_COORD_PENDING);
+	T_EQ(leave("g", ids[1]), 0);
+	T_EQ(rep(CTX(11))->api, KQ_API_SYNC_GROUP);
+	T_EQ(rep(CTX(11))->err, KQ_E_UNKNOWN_MEMBER_ID);
+	T_STREQ(state("g"), "PreparingRebalance");
+	T_EQ(heartbeat("g", ids[0], NULL, gen), KQ_E_REBALANCE_IN_PROGRESS);
+	join(&j, "g", ids[0], 5, CTX(0));
+	T_EQ(j.rc, KQ_COORD_PENDING);
+	join(&j, "g", ids[2], 5, CTX(2));
+	T_EQ(j.rc, KQ_COORD_DONE);
+	T_EQ(rep(CTX(0))->gen, gen + 1);
+	T_EQ(rep(CTX(0))->nmembers, 2);
+}
+
 static void
 test_commit_rules(void)
 {
@@ -1686,6 +1759,7 @@ main(void)
 	T_RUN(test_session_expiry);
 	T_RUN(test_rebalance_timeout);
 	T_RUN(test_leave);
+	T_RUN(test_leave_while_held);
 	T_RUN(test_commit_rules);
 	T_RUN(test_commit_waits_for_append);
 	T_RUN(test_replay);
