@@ -803,7 +803,7 @@ load_metadata(struct run *rn, bool initial)
 			err = KQ_E_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
-		if (mt->err == 29 /* TOPIC_AUTHORIZATION_FAILED */)
+		if (mt->err == KQ_E_TOPIC_AUTHORIZATION_FAILED)
 			kq_die(KQ_EXIT_DENIED, "not authorized to read topic '%s'", op->topics[t]);
 		if (mt->err) {
 			err = mt->err;
