@@ -135,8 +135,6 @@ struct kq_opt {
 int kq_opt_next(int argc, char **argv, const struct kq_opt *t);
 /* The options of t as a getopt_long array (for kq_cli_config_argv). */
 struct option;
-KQ_NORETURN void kq_cli_unknown_option(const char *arg, int optopt,
-				       const struct option *longopts);
 const struct option *kq_opt_longopts(const struct kq_opt *t);
 /*
  * The option part of --help on stdout: "  -b, --brokers ARG" padded to
