@@ -306,19 +306,13 @@ static const char help_tail[] =
 "--timeout, 130/143 stopped by SIGINT/SIGTERM.\n";
 
 enum {
-	OPT_IDLE = 256, OPT_NULL, OPT_HMATCH, OPT_TIMEOUT, OPT_SHOW_CONFIG, OPT_NO_COMMIT,
-	OPT_COMMIT_INTERVAL, OPT_CONFIG, OPT_PROFILE, OPT_PROGRESS, OPT_NO_PROGRESS,
+	OPT_IDLE = 256, OPT_NULL, OPT_HMATCH, OPT_SHOW_CONFIG, OPT_NO_COMMIT,
+	OPT_COMMIT_INTERVAL, OPT_PROGRESS, OPT_NO_PROGRESS,
 };
 
 static const struct kq_opt opts[] = {
 	KQ_OPT_SECTION("Connection:"),
-	KQ_OPT_VALUE('b', "brokers", 0, "HOST[:PORT][,...]",
-	  "bootstrap brokers (default: $KQ_BROKERS,\n"
-	  "else localhost:9092; port defaults to 9092)"),
-	KQ_OPT_ALIAS(0, "bootstrap-server", 'b', "HOST[:PORT][,...]"),
-	KQ_OPT_VALUE(0, "timeout", OPT_TIMEOUT, "DUR",
-	  "give up on an unreachable broker after DUR\n"
-	  "(default 2m; 0 = retry forever)"),
+	KQ_OPTS_CLIENT_CONNECT,
 
 	KQ_OPT_SECTION("What to read:"),
 	KQ_OPT_VALUE('t', "topic", 0, "TOPIC[,TOPIC...]",
@@ -418,16 +412,8 @@ static const struct kq_opt opts[] = {
 	  "and stdout is not)"),
 	KQ_OPT_FLAG(0, "no-progress", OPT_NO_PROGRESS, "no progress display"),
 	KQ_OPT_FLAG(0, "show-config", OPT_SHOW_CONFIG, "print the effective settings and exit"),
-	KQ_OPT_VALUE(0, "config", OPT_CONFIG, "FILE",
-	  "client config file (default: $KQ_CONFIG, else\n"
-	  "~/.config/kq/config, else /etc/kq/config);\n"
-	  "keys are long option names; -F is an alias"),
-	KQ_OPT_ALIAS('F', NULL, OPT_CONFIG, "FILE"),
-	KQ_OPT_VALUE(0, "profile", OPT_PROFILE, "NAME",
-	  "use the [profile NAME] section of the file"),
-	KQ_OPT_FLAG('h', "help", 0, "print this help and exit"),
-	KQ_OPT_FLAG('V', "version", 0,
-	  "print the version and exit"),
+	KQ_OPTS_CLIENT_CONFIG,
+	KQ_OPTS_HELP_VERSION,
 	KQ_OPT_END,
 };
 
@@ -611,7 +597,7 @@ parse_opts(struct opts *op, int argc, char **argv)
 		case 'u':
 			op->unbuffered = true;
 			break;
-		case OPT_TIMEOUT:
+		case KQ_OPT_KEY_TIMEOUT:
 			op->timeout_ms = parse_dur(optarg, "--timeout");
 			timeout_from = "command line";
 			break;
@@ -630,8 +616,8 @@ parse_opts(struct opts *op, int argc, char **argv)
 		case OPT_NO_PROGRESS:
 			op->progress = -1;
 			break;
-		case OPT_CONFIG:
-		case OPT_PROFILE:
+		case KQ_OPT_KEY_CONFIG:
+		case KQ_OPT_KEY_PROFILE:
 			break;	/* read by kq_cli_config_argv */
 		case 'h':
 			fputs(usage_text, stdout);

@@ -248,11 +248,11 @@ parse_opts(int argc, char **argv, struct opts *op)
 	argv = kq_cli_config_argv(&argc, argv, kq_opt_longopts(opts), NULL);
 	while ((c = kq_opt_next(argc, argv, opts)) != -1) {
 		switch (c) {
-		case KQ_ADMIN_CONFIG: case KQ_ADMIN_PROFILE: break;	/* config.c */
+		case KQ_OPT_KEY_CONFIG: case KQ_OPT_KEY_PROFILE: break;	/* config.c */
 		case 'b': op->brokers = optarg; break;
-		case KQ_ADMIN_TIMEOUT: timeout_arg = optarg; break;
-		case KQ_ADMIN_JSON: op->json = true; break;
-		case KQ_ADMIN_NO_HEADERS: op->no_headers = true; break;
+		case KQ_OPT_KEY_TIMEOUT: timeout_arg = optarg; break;
+		case KQ_OPT_KEY_JSON: op->json = true; break;
+		case KQ_OPT_KEY_NO_HEADERS: op->no_headers = true; break;
 		case 'v':
 			if (kq_cli_verbosity >= 0)
 				kq_cli_verbosity++;

@@ -33,19 +33,13 @@ static const char help_tail[] =
 
 enum {
 	OPT_SKIP_EMPTY = 256, OPT_MAX_RECORD, OPT_ON_ERROR, OPT_REJECTS, OPT_LINGER,
-	OPT_BUFFER, OPT_NO_IDEMP, OPT_PRINT_OFFSETS, OPT_CREATE, OPT_TIMEOUT,
-	OPT_SHOW_CONFIG, OPT_CONFIG, OPT_PROFILE, OPT_PROGRESS, OPT_NO_PROGRESS,
+	OPT_BUFFER, OPT_NO_IDEMP, OPT_PRINT_OFFSETS, OPT_CREATE,
+	OPT_SHOW_CONFIG, OPT_PROGRESS, OPT_NO_PROGRESS,
 };
 
 static const struct kq_opt opts[] = {
 	KQ_OPT_SECTION("Connection:"),
-	KQ_OPT_VALUE('b', "brokers", 0, "HOST[:PORT][,...]",
-	  "bootstrap brokers (default: $KQ_BROKERS,\n"
-	  "else localhost:9092; port defaults to 9092)"),
-	KQ_OPT_ALIAS(0, "bootstrap-server", 'b', "HOST[:PORT][,...]"),
-	KQ_OPT_VALUE(0, "timeout", OPT_TIMEOUT, "DUR",
-	  "give up on an unreachable broker after DUR\n"
-	  "(default 2m; 0 = retry forever)"),
+	KQ_OPTS_CLIENT_CONNECT,
 	KQ_OPT_VALUE('X', "property", 0, "KEY=VALUE",
 	  "client property (acks, linger.ms, batch.size,\n"
 	  "compression.type, client.id, request.timeout.ms,\n"
@@ -113,13 +107,7 @@ static const struct kq_opt opts[] = {
 	  "acknowledged, in input order"),
 
 	KQ_OPT_SECTION("General:"),
-	KQ_OPT_VALUE(0, "config", OPT_CONFIG, "FILE",
-	  "client config file (default: $KQ_CONFIG, else\n"
-	  "~/.config/kq/config, else /etc/kq/config);\n"
-	  "keys are long option names; -F is an alias"),
-	KQ_OPT_ALIAS('F', NULL, OPT_CONFIG, "FILE"),
-	KQ_OPT_VALUE(0, "profile", OPT_PROFILE, "NAME",
-	  "use the [profile NAME] section of the file"),
+	KQ_OPTS_CLIENT_CONFIG,
 	KQ_OPT_FLAG('v', "verbose", 0, "more diagnostics, and a summary at the end"),
 	KQ_OPT_FLAG('q', "quiet", 0, "errors only"),
 	KQ_OPT_FLAG(0, "progress", OPT_PROGRESS,
@@ -128,9 +116,7 @@ static const struct kq_opt opts[] = {
 	  "place when stderr is a terminal)"),
 	KQ_OPT_FLAG(0, "no-progress", OPT_NO_PROGRESS, "no progress display"),
 	KQ_OPT_FLAG(0, "show-config", OPT_SHOW_CONFIG, "print the effective settings and exit"),
-	KQ_OPT_FLAG('h', "help", 0, "print this help and exit"),
-	KQ_OPT_FLAG('V', "version", 0,
-	  "print the version and exit"),
+	KQ_OPTS_HELP_VERSION,
 	KQ_OPT_END,
 };
 
@@ -377,7 +363,7 @@ opts_parse(int argc, char **argv)
 		case OPT_CREATE:
 			opt.create = true;
 			break;
-		case OPT_TIMEOUT:
+		case KQ_OPT_KEY_TIMEOUT:
 			opt.timeout_ms = dur(optarg, "--timeout");
 			break;
 		case 'X':
@@ -400,8 +386,8 @@ opts_parse(int argc, char **argv)
 		case OPT_NO_PROGRESS:
 			opt.progress = -1;
 			break;
-		case OPT_CONFIG:
-		case OPT_PROFILE:
+		case KQ_OPT_KEY_CONFIG:
+		case KQ_OPT_KEY_PROFILE:
 			break;	/* read by kq_cli_config_argv */
 		case 'h':
 			fputs(usage_text, stdout);

@@ -16,31 +16,26 @@ struct kq_client;
 
 /*
  * The options both admin tools take, as the end of their option tables
- * (cli.h), under the section "Common options:".  Their keys sit between the
- * short letters and the tools' own keys (256 and up).  config is the long
- * name of the config file option ("config-file" for kq-topics, whose
- * --config is a topic setting); -F is its hidden alias.
+ * (cli.h), under the section "Common options:".  config is the long name
+ * of the config file option ("config-file" for kq-topics, whose --config
+ * is a topic setting); -F is its hidden alias.
  */
-enum {
-	KQ_ADMIN_TIMEOUT = 128, KQ_ADMIN_JSON, KQ_ADMIN_NO_HEADERS, KQ_ADMIN_CONFIG,
-	KQ_ADMIN_PROFILE,
-};
 #define KQ_ADMIN_OPTS(config)							\
 	KQ_OPT_SECTION("Common options:"),					\
 	KQ_OPT_VALUE('b', "brokers", 0, "HOST[:PORT][,...]",			\
 	  "bootstrap brokers (default $KQ_BROKERS, else localhost:9092)"),	\
 	KQ_OPT_ALIAS(0, "bootstrap-server", 'b', "HOST[:PORT][,...]"),		\
-	KQ_OPT_VALUE(0, "timeout", KQ_ADMIN_TIMEOUT, "DUR",			\
+	KQ_OPT_VALUE(0, "timeout", KQ_OPT_KEY_TIMEOUT, "DUR",			\
 	  "give up on unreachable brokers after DUR (default 30s;\n"		\
 	  "0 = retry forever)"),						\
-	KQ_OPT_FLAG(0, "json", KQ_ADMIN_JSON,					\
+	KQ_OPT_FLAG(0, "json", KQ_OPT_KEY_JSON,					\
 	  "one JSON object per line instead of a table"),			\
-	KQ_OPT_FLAG(0, "no-headers", KQ_ADMIN_NO_HEADERS, "omit the header row of tables"), \
-	KQ_OPT_VALUE(0, config, KQ_ADMIN_CONFIG, "FILE",			\
+	KQ_OPT_FLAG(0, "no-headers", KQ_OPT_KEY_NO_HEADERS, "omit the header row of tables"), \
+	KQ_OPT_VALUE(0, config, KQ_OPT_KEY_CONFIG, "FILE",			\
 	  "client config file (default: $KQ_CONFIG, else\n"			\
 	  "~/.config/kq/config, else /etc/kq/config); -F is an alias"),		\
-	KQ_OPT_ALIAS('F', NULL, KQ_ADMIN_CONFIG, "FILE"),			\
-	KQ_OPT_VALUE(0, "profile", KQ_ADMIN_PROFILE, "NAME",			\
+	KQ_OPT_ALIAS('F', NULL, KQ_OPT_KEY_CONFIG, "FILE"),			\
+	KQ_OPT_VALUE(0, "profile", KQ_OPT_KEY_PROFILE, "NAME",			\
 	  "use the [profile NAME] section of the config file"),		\
 	KQ_OPT_FLAG('v', "verbose", 0, "more diagnostics on stderr"),		\
 	KQ_OPT_FLAG('q', "quiet", 0, "errors only"),				\

@@ -122,6 +122,39 @@ struct kq_opt {
 #define KQ_OPT_END { 0, NULL, 0, KQ_OPT_NOARG, NULL, NULL, 0 }
 
 /*
+ * Options several tools share, as table entries.  Their keys sit between
+ * the short letters and the tools' own keys (256 and up).
+ *   KQ_OPTS_CLIENT_CONNECT  -b/--brokers, its alias --bootstrap-server, and
+ *                           --timeout (default 2m): kq-produce, kq-consume
+ *   KQ_OPTS_CLIENT_CONFIG   --config FILE, its alias -F, --profile NAME
+ *   KQ_OPTS_HELP_VERSION    -h/--help, -V/--version
+ * (the admin tools' set is KQ_ADMIN_OPTS in admin.h).
+ */
+enum {
+	KQ_OPT_KEY_TIMEOUT = 128, KQ_OPT_KEY_CONFIG, KQ_OPT_KEY_PROFILE, KQ_OPT_KEY_JSON,
+	KQ_OPT_KEY_NO_HEADERS,
+};
+#define KQ_OPTS_CLIENT_CONNECT							\
+	KQ_OPT_VALUE('b', "brokers", 0, "HOST[:PORT][,...]",			\
+	  "bootstrap brokers (default: $KQ_BROKERS,\n"				\
+	  "else localhost:9092; port defaults to 9092)"),			\
+	KQ_OPT_ALIAS(0, "bootstrap-server", 'b', "HOST[:PORT][,...]"),		\
+	KQ_OPT_VALUE(0, "timeout", KQ_OPT_KEY_TIMEOUT, "DUR",			\
+	  "give up on an unreachable broker after DUR\n"			\
+	  "(default 2m; 0 = retry forever)")
+#define KQ_OPTS_CLIENT_CONFIG							\
+	KQ_OPT_VALUE(0, "config", KQ_OPT_KEY_CONFIG, "FILE",			\
+	  "client config file (default: $KQ_CONFIG, else\n"			\
+	  "~/.config/kq/config, else /etc/kq/config);\n"			\
+	  "keys are long option names; -F is an alias"),			\
+	KQ_OPT_ALIAS('F', NULL, KQ_OPT_KEY_CONFIG, "FILE"),			\
+	KQ_OPT_VALUE(0, "profile", KQ_OPT_KEY_PROFILE, "NAME",			\
+	  "use the [profile NAME] section of the file")
+#define KQ_OPTS_HELP_VERSION							\
+	KQ_OPT_FLAG('h', "help", 0, "print this help and exit"),		\
+	KQ_OPT_FLAG('V', "version", 0, "print the version and exit")
+
+/*
  * getopt_long over table t (options may follow operands, as CLI.md section
  * 1 says): the key of the next option, with optarg set, or -1 when the
  * options end (argv[optind] is then the first operand).  Never returns for

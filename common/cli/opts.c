@@ -167,8 +167,11 @@ kq_opt_next(int argc, char **argv, const struct kq_opt *t)
 	build(t);
 	opterr = 0;
 	c = getopt_long(argc, argv, shortopts, longopts, NULL);
-	if (c == LIST_OPTIONS_KEY)
+	/* Hidden: spelled out in full, never reached as an abbreviation. */
+	if (c == LIST_OPTIONS_KEY && strcmp(argv[optind - 1], "--list-options") == 0)
 		list_options(t);
+	if (c == LIST_OPTIONS_KEY)
+		unknown_option(argv[optind - 1], 0);
 	if (c == ':') {
 		if (strncmp(argv[optind - 1], "--", 2) == 0)
 			kq_usage_error("option '%s' needs a value", argv[optind - 1]);
