@@ -273,6 +273,12 @@ on_tty() {
 	run --separate-stderr kq-consume --show-config
 	assert_status 0
 	[[ "$output$stderr" == *"$KQ_BROKERS"* ]] || fail "KQ_BROKERS not shown: $output $stderr"
+	run --separate-stderr kq-produce --show-config -a 1 -z gzip
+	assert_status 0
+	[[ "$output" == *"brokers = $KQ_BROKERS"* ]] || fail "produce --show-config: $output"
+	[[ "$output" == *"acks = 1"* && "$output" == *"compression = gzip"* ]] ||
+		fail "produce --show-config: $output"
+	[ -z "$stderr" ] || fail "stderr: $stderr"
 }
 
 @test "SIGTERM stops a following consumer cleanly with status 143" {
@@ -312,6 +318,13 @@ on_tty() {
 	run --separate-stderr env -u KQ_BROKERS KQ_CONFIG="$cfg" KQ_PROFILE=here kq-consume -t cfgt -e
 	assert_status 0
 	[ "$output" = "$(printf 'a\nb\nc\nd')" ] || fail "got: $output"
+	run --separate-stderr env -u KQ_BROKERS kq-consume --config "$cfg" --profile here -t cfgt -e
+	assert_status 0
+	[ "$output" = "$(printf 'a\nb\nc\nd')" ] || fail "consume --config: $output"
+	run --separate-stderr env -u KQ_BROKERS timeout 60 kq-groups --config "$cfg" --profile here list
+	assert_status 0
+	run --separate-stderr env -u KQ_BROKERS timeout 60 kq-groups --config "$cfg" list
+	assert_status 6
 	# Bad lines, a missing profile and a missing file are usage errors.
 	printf 'brokers\n' > "$BATS_TEST_TMPDIR/bad"
 	run --separate-stderr kq-produce --config "$BATS_TEST_TMPDIR/bad" -t cfgt < /dev/null
@@ -323,19 +336,29 @@ on_tty() {
 	assert_status 2
 }
 
-@test "kq-broker: --id names the node, -v logs requests, -z is refused (restarts the broker: last)" {
+@test "kq-broker: --config, --id names the node, -v logs requests, -z is refused (restarts: last)" {
 	run --separate-stderr kq-broker -z 127.0.0.1:2181 --data-dir "$BATS_TEST_TMPDIR/zk"
 	assert_status 2
 	[[ "$stderr" == *"cluster mode (-z 127.0.0.1:2181) is not implemented yet"* ]] ||
 		fail "-z: $stderr"
 	run --separate-stderr kq-broker --zookeeper 127.0.0.1:2181 --data-dir "$BATS_TEST_TMPDIR/zk"
 	assert_status 2
+	# --config reads server.properties keys; a bad value is exit 2.
+	printf 'num.partitions=many\n' > "$BATS_TEST_TMPDIR/bad.properties"
+	run --separate-stderr kq-broker --config "$BATS_TEST_TMPDIR/bad.properties" \
+		--data-dir "$BATS_TEST_TMPDIR/bad"
+	assert_status 2
+	[[ "$stderr" == *num.partitions* ]] || fail "bad --config: $stderr"
+	printf '# kq-broker test\nnum.partitions=3\n' > "$BATS_TEST_TMPDIR/server.properties"
 	stop_broker
-	KQ_DATA_DIR=$BATS_TEST_TMPDIR/node7 start_broker --id 7 -v
+	KQ_DATA_DIR=$BATS_TEST_TMPDIR/node7 start_broker --id 7 -v \
+		--config "$BATS_TEST_TMPDIR/server.properties"
 	grep -q 'ready on 127.0.0.1:[0-9]* (node 7,' "$(broker_log)" || fail "ready line"
-	create_topic seven -p 1
+	run --separate-stderr kqt create seven
+	assert_status 0
 	run --separate-stderr kqt describe seven --no-headers
 	assert_status 0
+	[ "${#lines[@]}" -eq 3 ] || fail "num.partitions=3 from --config: $output"
 	[[ "$output" =~ ^seven\ +0\ +7\ +7\ +7\  ]] || fail "leader is not node 7: $output"
 	grep -q "kq-broker: debug: .*CreateTopics v[0-9]* corr [0-9]* client 'kq-topics'" "$(broker_log)" ||
 		fail "no request logged with -v: $(tail -5 "$(broker_log)")"

@@ -45,14 +45,16 @@ opts() {
 	done < "$BATS_TEST_TMPDIR/list"
 }
 
-# runs PROG: a regex for a test line that runs PROG (or its helper).
+# runs PROG: a regex for a test line that runs PROG: by name, by its helper,
+# or as "$p" in a loop over all programs.
 runs() {
+	local any='"\$p"|\$p |\$prog '
 	case $1 in
-	kq-produce) echo 'kq-produce|kqp ' ;;
-	kq-consume) echo 'kq-consume|kqc ' ;;
-	kq-topics) echo 'kq-topics|kqt ' ;;
-	kq-groups) echo 'kq-groups|kqg ' ;;
-	kq-broker) echo 'kq-broker|start_broker' ;;
+	kq-produce) echo "kq-produce|kqp |$any" ;;
+	kq-consume) echo "kq-consume|kqc |member |$any" ;;
+	kq-topics) echo "kq-topics|kqt |$any" ;;
+	kq-groups) echo "kq-groups|kqg |$any" ;;
+	kq-broker) echo "kq-broker|start_broker|$any" ;;
 	esac
 }
 
@@ -84,11 +86,11 @@ doc() {
 	bash) sed -n "/^\t$1)/,/^\t;;/p" "$COMP/kq.bash" ;;
 	# The options all programs share, and the program's branch.
 	zsh) sed -n "1,/^case /p; /^$1)/,/^\t;;/p" "$COMP/_kq" ;;
-	# Every other test file, without comment lines: naming an option in a
-	# comment does not test it.
+	# Every other test file as whole commands (continued lines joined),
+	# without comment lines: naming an option in a comment tests nothing.
 	tests)
 		find "$KQ_TOP/tests/bats" -name '*.bats' ! -name 90-docs.bats \
-			-exec cat {} + | grep -v '^[[:space:]]*#'
+			-exec cat {} + | grep -v '^[[:space:]]*#' | sed -e :a -e '/\\$/N; s/\\\n//; ta'
 		;;
 	esac
 }
@@ -102,10 +104,11 @@ check() {
 		[ -s "$d" ] || fail "$prog: no $2 text to check"
 		[ "$2" != tests ] || grep -E -- "$(runs "$prog")" "$d" > "$d.runs" || :
 		while read -r opt short; do
-			has_opt "$d" "$opt" && continue
+			[ "$2" != tests ] && has_opt "$d" "$opt" && continue
 			[ "$2" = synopsis ] && [ "$short" = - ] && has_short "$d" "$opt" && continue
 			if [ "$2" = tests ]; then
-				# A short letter counts on a line that runs the program.
+				# It counts on a command that runs the program.
+				has_opt "$d.runs" "$opt" && continue
 				[ "$short" != - ] && has_opt "$d.runs" "$short" && continue
 				grep -qxF -- "$prog:$opt" <<< "${UNTESTED_EXEMPT//[[:space:]]/$'\n'}" &&
 					continue
