@@ -115,8 +115,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			kq_opt_help(opts, 25);
 			exit(0);
 		case 'V':
-			printf("kq-broker (kq) %s\n", KQ_VERSION);
-			exit(0);
+			kq_cli_version();
 		}
 	}
 	if (optind < argc)
