@@ -44,7 +44,7 @@ _kq()
 		;;
 	kq-consume)
 		opts="--brokers --topic --group --partition --offset --exit --count
-			--idle-timeout --format --delimiter --null-data --key-delimiter --null
+			--idle-timeout --format -J --delimiter --null-data --key-delimiter --null
 			--header-match --unbuffered --no-commit --commit-interval --property
 			--timeout --show-config --config --profile --progress --no-progress --verbose
 			--quiet --help --version"
@@ -62,7 +62,7 @@ _kq()
 	kq-topics)
 		cmds="list describe create alter delete"
 		opts="--brokers --partitions --replication-factor --config --delete-config
-			--if-not-exists --if-exists --yes --internal --configs --under-replicated
+			--if-not-exists --if-exists --yes -l --internal --configs --under-replicated
 			--unavailable --under-min-isr --at-min-isr --overrides --json
 			--no-headers --config-file --profile --timeout --verbose --quiet --help
 			--version"

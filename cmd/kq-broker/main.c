@@ -20,6 +20,7 @@
 
 #include <event2/thread.h>
 
+#include "../../common/cli/cli.h"
 #include "broker.h"
 
 struct broker B;
@@ -30,43 +31,29 @@ static const char usage_text[] =
 	"                 [-X|--property KEY=VALUE]... [--log-format text|json] [--check-config]\n"
 	"                 [-v] [-h] [-V]\n";
 
-static const char help_text[] =
+static const char help_head[] =
 	"\n"
 	"A standalone Kafka-compatible broker.\n"
-	"\n"
-	"  --config FILE          read Kafka server.properties keys from FILE\n"
-	"  -l, --listen HOST:PORT listen address (default localhost:9092; port 0 = any)\n"
-	"      --advertise HOST:PORT\n"
-	"                         address given to clients in Metadata\n"
-	"  -d, --data-dir DIR     data directory (default ./kq-data)\n"
-	"      --id N             node id (default 0)\n"
-	"  -z, --zookeeper HOST:PORT[/CHROOT]\n"
-	"                         cluster mode (not implemented yet)\n"
-	"  -X, --property KEY=VALUE\n"
-	"                         set a server.properties key (repeatable)\n"
-	"      --log-format text|json\n"
-	"                         log line format on stderr (default text)\n"
-	"      --check-config     validate the configuration and exit\n"
-	"  -v, --verbose          debug logging\n"
-	"  -h, --help             show this help\n"
-	"  -V, --version          show the version\n";
+	"\n";
 
 enum { OPT_CONFIG = 256, OPT_ADVERTISE, OPT_ID, OPT_LOG_FORMAT, OPT_CHECK_CONFIG };
 
-static const struct option longopts[] = {
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "advertise", required_argument, NULL, OPT_ADVERTISE },
-	{ "data-dir", required_argument, NULL, 'd' },
-	{ "id", required_argument, NULL, OPT_ID },
-	{ "zookeeper", required_argument, NULL, 'z' },
-	{ "property", required_argument, NULL, 'X' },
-	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-	{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+static const struct kq_opt opts[] = {
+	KQ_OPT_VALUE(0, "config", OPT_CONFIG, "FILE", "read Kafka server.properties keys from FILE"),
+	KQ_OPT_VALUE('l', "listen", 0, "HOST:PORT",
+	  "listen address (default localhost:9092; port 0 = any)"),
+	KQ_OPT_VALUE(0, "advertise", OPT_ADVERTISE, "HOST:PORT", "address given to clients in Metadata"),
+	KQ_OPT_VALUE('d', "data-dir", 0, "DIR", "data directory (default ./kq-data)"),
+	KQ_OPT_VALUE(0, "id", OPT_ID, "N", "node id (default 0)"),
+	KQ_OPT_VALUE('z', "zookeeper", 0, "HOST:PORT[/CHROOT]", "cluster mode (not implemented yet)"),
+	KQ_OPT_VALUE('X', "property", 0, "KEY=VALUE", "set a server.properties key (repeatable)"),
+	KQ_OPT_VALUE(0, "log-format", OPT_LOG_FORMAT, "text|json",
+	  "log line format on stderr (default text)"),
+	KQ_OPT_FLAG(0, "check-config", OPT_CHECK_CONFIG, "validate the configuration and exit"),
+	KQ_OPT_FLAG('v', "verbose", 0, "debug logging"),
+	KQ_OPT_FLAG('h', "help", 0, "show this help"),
+	KQ_OPT_FLAG('V', "version", 0, "show the version"),
+	KQ_OPT_END,
 };
 
 struct opts {
@@ -81,19 +68,6 @@ struct opts {
 static int lock_fd = -1;
 static struct event *sig_term, *sig_int, *sig_hup, *ck_timer;
 
-KQ_PRINTF(1, 2) KQ_NORETURN static void
-usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "kq-broker: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'kq-broker --help'.\n");
-	exit(2);
-}
-
 static void
 parse_opts(int argc, char **argv, struct opts *o)
 {
@@ -101,8 +75,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->props = kq_xcalloc((size_t)argc + 1, sizeof(*o->props));
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":l:d:z:X:vhV", longopts, NULL)) != -1) {
+	while ((c = kq_opt_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case OPT_CONFIG:
 			o->config = optarg;
@@ -129,7 +102,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 			if (strcmp(optarg, "json") == 0)
 				o->json = true;
 			else if (strcmp(optarg, "text") != 0)
-				usage_error("bad --log-format '%s' (text or json)", optarg);
+				kq_usage_error("bad --log-format '%s' (text or json)", optarg);
 			break;
 		case OPT_CHECK_CONFIG:
 			o->check_config = true;
@@ -139,19 +112,15 @@ parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
-			fputs(help_text, stdout);
+			fputs(help_head, stdout);
+			kq_opt_help(opts, 25);
 			exit(0);
 		case 'V':
-			printf("kq-broker (kq) %s\n", KQ_VERSION);
-			exit(0);
-		case ':':
-			usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			usage_error("unknown option '%s'", argv[optind - 1]);
+			kq_cli_version();
 		}
 	}
 	if (optind < argc)
-		usage_error("unexpected argument '%s'", argv[optind]);
+		kq_usage_error("unexpected argument '%s'", argv[optind]);
 }
 
 /* Apply file, then -X, then the explicit flags (flags win). */
@@ -194,14 +163,14 @@ build_config(const struct opts *o)
 		free(kv);
 	}
 	if (o->listen && config_set(&cfg, "listeners", o->listen, msg, sizeof(msg)) <= 0)
-		usage_error("bad --listen '%s' (HOST:PORT)", o->listen);
+		kq_usage_error("bad --listen '%s' (HOST:PORT)", o->listen);
 	if (o->advertise &&
 	    config_set(&cfg, "advertised.listeners", o->advertise, msg, sizeof(msg)) <= 0)
-		usage_error("bad --advertise '%s' (HOST:PORT)", o->advertise);
+		kq_usage_error("bad --advertise '%s' (HOST:PORT)", o->advertise);
 	if (o->data_dir && config_set(&cfg, "log.dirs", o->data_dir, msg, sizeof(msg)) <= 0)
-		usage_error("bad --data-dir '%s'", o->data_dir);
+		kq_usage_error("bad --data-dir '%s'", o->data_dir);
 	if (o->id && config_set(&cfg, "node.id", o->id, msg, sizeof(msg)) <= 0)
-		usage_error("bad --id '%s' (0..2147483647)", o->id);
+		kq_usage_error("bad --id '%s' (0..2147483647)", o->id);
 	if (o->zookeeper) {
 		fprintf(stderr, "kq-broker: cluster mode (-z %s) is not implemented yet; "
 			"run without -z for a standalone broker\n", o->zookeeper);
@@ -529,6 +498,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 
+	kq_cli_init("kq-broker");
 	parse_opts(argc, argv, &o);
 	kq_log_init("kq-broker", o.verbose, o.json);
 	build_config(&o);

@@ -142,7 +142,6 @@ bool active(const struct part *pt);
 int finish(struct run *rn);
 
 /* group.c */
-extern const char group_usage_text[];
 /* -X KEY=VAL (or "list"); exits 2 on an unknown key or a bad value. */
 void group_property(struct opts *op, const char *kv);
 /* Usage checks once all options are in. */

@@ -18,20 +18,6 @@
 #define LEAVE_TIMEOUT_MS 5000
 #define GROUP_AUTHORIZATION_FAILED 30
 
-const char group_usage_text[] =
-"Consumer groups:\n"
-"  -g, --group GROUP                join consumer group GROUP (-G is an alias): its\n"
-"                                   members split the partitions, each starts from\n"
-"                                   the group's committed offsets and commits what it\n"
-"                                   wrote to stdout (at-least-once delivery)\n"
-"      --no-commit                  take part in the group but never commit (peek)\n"
-"      --commit-interval DUR        how often offsets are committed (default 5s);\n"
-"                                   also before a rebalance and at exit\n"
-"  -X, --property KEY=VAL           client property; '-X list' lists them:\n"
-"                                   session.timeout.ms, heartbeat.interval.ms,\n"
-"                                   max.poll.interval.ms, group.instance.id,\n"
-"                                   partition.assignment.strategy, client.id\n";
-
 /* ---- -X properties ---- */
 
 enum { P_STR, P_MS, P_STRATEGY };

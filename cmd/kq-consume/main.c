@@ -295,93 +295,9 @@ static const char usage_text[] =
 "  kq-consume -t logs -o -10 -e -f '%p:%o %s\\n'      last 10 of each partition\n"
 "  kq-consume -g analytics -t logs | grep ERROR  split 'logs' with the other\n"
 "                                               members of group 'analytics', from\n"
-"                                               where the group left off\n"
-"\n"
-"Connection:\n"
-"  -b, --brokers HOST[:PORT][,...]  bootstrap brokers (default: $KQ_BROKERS,\n"
-"                                   else localhost:9092; port defaults to 9092)\n"
-"      --timeout DUR                give up on an unreachable broker after DUR\n"
-"                                   (default 2m; 0 = retry forever)\n"
-"\n"
-"What to read:\n"
-"  -t, --topic TOPIC[,TOPIC...]     topic to read; repeatable; operands are topics too\n"
-"  -p, --partition N[,N...]         only these partitions (default: all; not with -g)\n"
-"  -o, --offset SPEC                where to start, and optionally stop: START or\n"
-"                                   START:END (default: beginning).  Each end is\n"
-"                                   beginning|earliest|start  first available offset\n"
-"                                   end|latest    as START: only new records; as END:\n"
-"                                                 the end offset sampled at startup\n"
-"                                   N             absolute offset N\n"
-"                                   -N            N before the end, per partition\n"
-"                                   +N            N after the beginning, per partition\n"
-"                                   @TIME         first record at or after TIME (now,\n"
-"                                                 Unix ms or s, YYYY-MM-DD, RFC 3339,\n"
-"                                                 -DUR/+DUR from now; UTC by default)\n"
-"                                   s@MS, e@MS    kcat spellings of @MS as START/END\n"
-"                                   stored        the group's committed offset (-g)\n"
-"                                   As END, offsets and times are exclusive, and @+DUR\n"
-"                                   counts from a START time (-o @2024-05-01:@+1h).\n"
-"                                   A START outside the log is clamped, with a warning.\n"
-"                                   With -g, START applies only to partitions that\n"
-"                                   have no committed offset\n"
-"\n";
+"                                               where the group left off\n";
 
-/* After group_usage_text. */
-static const char usage_text_end[] =
-"\n"
-"When to stop (default: follow new records until interrupted):\n"
-"  -e, --exit                       stop when every partition reaches the end offset\n"
-"                                   sampled at startup (with -g: every partition\n"
-"                                   assigned to this member)\n"
-"  -c, --count N                    stop after N records in total\n"
-"      --idle-timeout DUR           stop when no record has arrived for DUR\n"
-"\n"
-"Output:\n"
-"  -f, --format FMT                 lines (default), json, binary, or a template\n"
-"                                   containing '%':\n"
-"                                     lines   the value, then the delimiter (-D)\n"
-"                                     json    one object per line: topic, partition,\n"
-"                                             offset, timestamp, timestamp_type, key,\n"
-"                                             value, headers [[name,value],...]; keys and\n"
-"                                             values that are not UTF-8 are base64 with\n"
-"                                             \"key_encoding\"/\"value_encoding\":\"base64\"\n"
-"                                     binary  4-byte big-endian key length, key, 4-byte\n"
-"                                             value length, value; -1 = null\n"
-"                                   template tokens: %s value  %k key  %S value length\n"
-"                                     %K key length (-1 = null)  %t topic  %p partition\n"
-"                                     %o offset  %T timestamp (Unix ms)  %D timestamp\n"
-"                                     (RFC 3339 UTC, ms)  %h headers name=value,...\n"
-"                                     %H{NAME} value of header NAME  %R value length as\n"
-"                                     4 big-endian bytes  %x value in hex  %b value in\n"
-"                                     base64  %% a '%'; escapes \\n \\r \\t \\0 \\\\ \\xNN;\n"
-"                                     no newline is added\n"
-"  -J                               same as -f json\n"
-"  -D, --delimiter DELIM            written after each record in lines mode\n"
-"                                   (default '\\n'; escapes \\n \\r \\t \\0 \\\\ \\xNN)\n"
-"  -0, --null-data                  same as -D '\\0'\n"
-"  -K, --key-delimiter DELIM        lines mode: print KEY DELIM VALUE\n"
-"      --null STR                   how a null key or value is printed in lines mode\n"
-"                                   and templates (default: nothing)\n"
-"      --header-match NAME=VAL      only records with header NAME equal to VAL (NAME\n"
-"                                   alone: a null value); repeatable, all must match\n"
-"  -u, --unbuffered                 write each record as soon as it is formatted\n"
-"                                   (default: flush whenever no more records are\n"
-"                                   immediately available, and at least every 100ms)\n"
-"\n"
-"General:\n"
-"  -v, --verbose                    more diagnostics on stderr (repeat for more)\n"
-"  -q, --quiet                      errors only\n"
-"      --progress                   progress lines on stderr every 10s (default: a\n"
-"                                   line redrawn in place when stderr is a terminal\n"
-"                                   and stdout is not)\n"
-"      --no-progress                no progress display\n"
-"      --show-config                print the effective settings and exit\n"
-"      --config FILE                client config file (default: $KQ_CONFIG, else\n"
-"                                   ~/.config/kq/config, else /etc/kq/config);\n"
-"                                   keys are long option names; -F is an alias\n"
-"      --profile NAME               use the [profile NAME] section of the file\n"
-"  -h, --help                       print this help and exit\n"
-"  -V, --version                    print the version and exit\n"
+static const char help_tail[] =
 "\n"
 "Durations need a unit: 250ms 10s 5m 2h 7d 1h30m.\n"
 "Exit status: 0 success (also when the reader closes stdout), 1 failure,\n"
@@ -389,59 +305,116 @@ static const char usage_text_end[] =
 "--timeout, 130/143 stopped by SIGINT/SIGTERM.\n";
 
 enum {
-	OPT_IDLE = 256, OPT_NULL, OPT_HMATCH, OPT_TIMEOUT, OPT_SHOW_CONFIG, OPT_BOOTSTRAP,
-	OPT_NO_COMMIT, OPT_COMMIT_INTERVAL, OPT_CONFIG, OPT_PROFILE, OPT_PROGRESS,
-	OPT_NO_PROGRESS,
+	OPT_IDLE = 256, OPT_NULL, OPT_HMATCH, OPT_SHOW_CONFIG, OPT_NO_COMMIT,
+	OPT_COMMIT_INTERVAL, OPT_PROGRESS, OPT_NO_PROGRESS,
 };
 
-static const struct option longopts[] = {
-	{ "brokers", required_argument, NULL, 'b' },
-	{ "bootstrap-server", required_argument, NULL, OPT_BOOTSTRAP },
-	{ "topic", required_argument, NULL, 't' },
-	{ "group", required_argument, NULL, 'g' },
-	{ "no-commit", no_argument, NULL, OPT_NO_COMMIT },
-	{ "commit-interval", required_argument, NULL, OPT_COMMIT_INTERVAL },
-	{ "property", required_argument, NULL, 'X' },
-	{ "partition", required_argument, NULL, 'p' },
-	{ "offset", required_argument, NULL, 'o' },
-	{ "exit", no_argument, NULL, 'e' },
-	{ "count", required_argument, NULL, 'c' },
-	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
-	{ "format", required_argument, NULL, 'f' },
-	{ "delimiter", required_argument, NULL, 'D' },
-	{ "null-data", no_argument, NULL, '0' },
-	{ "key-delimiter", required_argument, NULL, 'K' },
-	{ "null", required_argument, NULL, OPT_NULL },
-	{ "header-match", required_argument, NULL, OPT_HMATCH },
-	{ "unbuffered", no_argument, NULL, 'u' },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "profile", required_argument, NULL, OPT_PROFILE },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+static const struct kq_opt opts[] = {
+	KQ_OPT_SECTION("Connection:"),
+	KQ_OPTS_CLIENT_CONNECT,
+
+	KQ_OPT_SECTION("What to read:"),
+	KQ_OPT_VALUE('t', "topic", 0, "TOPIC[,TOPIC...]",
+	  "topic to read; repeatable; operands are topics too"),
+	KQ_OPT_VALUE('p', "partition", 0, "N[,N...]",
+	  "only these partitions (default: all; not with -g)"),
+	KQ_OPT_VALUE('o', "offset", 0, "SPEC",
+	  "where to start, and optionally stop: START or\n"
+	  "START:END (default: beginning).  Each end is\n"
+	  "beginning|earliest|start  first available offset\n"
+	  "end|latest    as START: only new records; as END:\n"
+	  "              the end offset sampled at startup\n"
+	  "N             absolute offset N\n"
+	  "-N            N before the end, per partition\n"
+	  "+N            N after the beginning, per partition\n"
+	  "@TIME         first record at or after TIME (now,\n"
+	  "              Unix ms or s, YYYY-MM-DD, RFC 3339,\n"
+	  "              -DUR/+DUR from now; UTC by default)\n"
+	  "s@MS, e@MS    kcat spellings of @MS as START/END\n"
+	  "stored        the group's committed offset (-g)\n"
+	  "As END, offsets and times are exclusive, and @+DUR\n"
+	  "counts from a START time (-o @2024-05-01:@+1h).\n"
+	  "A START outside the log is clamped, with a warning.\n"
+	  "With -g, START applies only to partitions that\n"
+	  "have no committed offset"),
+
+	KQ_OPT_SECTION("Consumer groups:"),
+	KQ_OPT_VALUE('g', "group", 0, "GROUP",
+	  "join consumer group GROUP (-G is an alias): its\n"
+	  "members split the partitions, each starts from\n"
+	  "the group's committed offsets and commits what it\n"
+	  "wrote to stdout (at-least-once delivery)"),
+	KQ_OPT_ALIAS('G', NULL, 'g', "GROUP"),
+	KQ_OPT_FLAG(0, "no-commit", OPT_NO_COMMIT,
+	  "take part in the group but never commit (peek)"),
+	KQ_OPT_VALUE(0, "commit-interval", OPT_COMMIT_INTERVAL, "DUR",
+	  "how often offsets are committed (default 5s);\n"
+	  "also before a rebalance and at exit"),
+	KQ_OPT_VALUE('X', "property", 0, "KEY=VAL",
+	  "client property; '-X list' lists them:\n"
+	  "session.timeout.ms, heartbeat.interval.ms,\n"
+	  "max.poll.interval.ms, group.instance.id,\n"
+	  "partition.assignment.strategy, client.id"),
+
+	KQ_OPT_SECTION("When to stop (default: follow new records until interrupted):"),
+	KQ_OPT_FLAG('e', "exit", 0,
+	  "stop when every partition reaches the end offset\n"
+	  "sampled at startup (with -g: every partition\n"
+	  "assigned to this member)"),
+	KQ_OPT_VALUE('c', "count", 0, "N", "stop after N records in total"),
+	KQ_OPT_VALUE(0, "idle-timeout", OPT_IDLE, "DUR",
+	  "stop when no record has arrived for DUR"),
+
+	KQ_OPT_SECTION("Output:"),
+	KQ_OPT_VALUE('f', "format", 0, "FMT",
+	  "lines (default), json, binary, or a template\n"
+	  "containing '%':\n"
+	  "  lines   the value, then the delimiter (-D)\n"
+	  "  json    one object per line: topic, partition,\n"
+	  "          offset, timestamp, timestamp_type, key,\n"
+	  "          value, headers [[name,value],...]; keys and\n"
+	  "          values that are not UTF-8 are base64 with\n"
+	  "          \"key_encoding\"/\"value_encoding\":\"base64\"\n"
+	  "  binary  4-byte big-endian key length, key, 4-byte\n"
+	  "          value length, value; -1 = null\n"
+	  "template tokens: %s value  %k key  %S value length\n"
+	  "  %K key length (-1 = null)  %t topic  %p partition\n"
+	  "  %o offset  %T timestamp (Unix ms)  %D timestamp\n"
+	  "  (RFC 3339 UTC, ms)  %h headers name=value,...\n"
+	  "  %H{NAME} value of header NAME  %R value length as\n"
+	  "  4 big-endian bytes  %x value in hex  %b value in\n"
+	  "  base64  %% a '%'; escapes \\n \\r \\t \\0 \\\\ \\xNN;\n"
+	  "  no newline is added"),
+	KQ_OPT_FLAG('J', NULL, 0, "same as -f json"),
+	KQ_OPT_VALUE('D', "delimiter", 0, "DELIM",
+	  "written after each record in lines mode\n"
+	  "(default '\\n'; escapes \\n \\r \\t \\0 \\\\ \\xNN)"),
+	KQ_OPT_FLAG('0', "null-data", 0, "same as -D '\\0'"),
+	KQ_OPT_VALUE('K', "key-delimiter", 0, "DELIM", "lines mode: print KEY DELIM VALUE"),
+	KQ_OPT_VALUE(0, "null", OPT_NULL, "STR",
+	  "how a null key or value is printed in lines mode\n"
+	  "and templates (default: nothing)"),
+	KQ_OPT_VALUE(0, "header-match", OPT_HMATCH, "NAME=VAL",
+	  "only records with header NAME equal to VAL (NAME\n"
+	  "alone: a null value); repeatable, all must match"),
+	KQ_OPT_FLAG('u', "unbuffered", 0,
+	  "write each record as soon as it is formatted\n"
+	  "(default: flush whenever no more records are\n"
+	  "immediately available, and at least every 100ms)"),
+
+	KQ_OPT_SECTION("General:"),
+	KQ_OPT_FLAG('v', "verbose", 0, "more diagnostics on stderr (repeat for more)"),
+	KQ_OPT_FLAG('q', "quiet", 0, "errors only"),
+	KQ_OPT_FLAG(0, "progress", OPT_PROGRESS,
+	  "progress lines on stderr every 10s (default: a\n"
+	  "line redrawn in place when stderr is a terminal\n"
+	  "and stdout is not)"),
+	KQ_OPT_FLAG(0, "no-progress", OPT_NO_PROGRESS, "no progress display"),
+	KQ_OPT_FLAG(0, "show-config", OPT_SHOW_CONFIG, "print the effective settings and exit"),
+	KQ_OPTS_CLIENT_CONFIG,
+	KQ_OPTS_HELP_VERSION,
+	KQ_OPT_END,
 };
-
-KQ_NORETURN static void
-bad_option(const char *arg, int opt, bool missing)
-{
-	if (arg && strncmp(arg, "--", 2) == 0) {
-		const char *eq = strchr(arg, '=');
-		int n = eq ? (int)(eq - arg) : (int)strlen(arg);
-
-		if (missing)
-			kq_usage_error("option '%.*s' requires a value", n, arg);
-		kq_usage_error("unknown option '%.*s'", n, arg);
-	}
-	if (missing)
-		kq_usage_error("option '-%c' requires a value", opt);
-	kq_usage_error("unknown option '-%c'", opt ? opt : '?');
-}
 
 static void
 add_topics(struct opts *op, const char *arg)
@@ -554,15 +527,10 @@ parse_opts(struct opts *op, int argc, char **argv)
 	brokers_from = getenv("KQ_BROKERS") && *getenv("KQ_BROKERS") ?
 		"environment (KQ_BROKERS)" : "default";
 
-	/* No '+': options may follow operands (CLI.md section 1).  Our own
-	 * messages, since getopt's would carry argv[0]'s full path. */
-	argv = kq_cli_config_argv(&argc, argv, longopts, NULL);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:t:g:G:p:o:ec:f:JD:0K:uX:F:vqhV", longopts,
-				NULL)) != -1) {
+	argv = kq_cli_config_argv(&argc, argv, kq_opt_longopts(opts), NULL);
+	while ((c = kq_opt_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'b':
-		case OPT_BOOTSTRAP:
 			op->brokers_flag = optarg;
 			brokers_from = "command line";
 			break;
@@ -570,7 +538,6 @@ parse_opts(struct opts *op, int argc, char **argv)
 			add_topics(op, optarg);
 			break;
 		case 'g':
-		case 'G':
 			if (!*optarg)
 				kq_usage_error("empty group name");
 			op->g.group = optarg;
@@ -629,7 +596,7 @@ parse_opts(struct opts *op, int argc, char **argv)
 		case 'u':
 			op->unbuffered = true;
 			break;
-		case OPT_TIMEOUT:
+		case KQ_OPT_KEY_TIMEOUT:
 			op->timeout_ms = parse_dur(optarg, "--timeout");
 			timeout_from = "command line";
 			break;
@@ -648,21 +615,16 @@ parse_opts(struct opts *op, int argc, char **argv)
 		case OPT_NO_PROGRESS:
 			op->progress = -1;
 			break;
-		case OPT_CONFIG:
-		case OPT_PROFILE:
-		case 'F':
+		case KQ_OPT_KEY_CONFIG:
+		case KQ_OPT_KEY_PROFILE:
 			break;	/* read by kq_cli_config_argv */
 		case 'h':
 			fputs(usage_text, stdout);
-			fputs(group_usage_text, stdout);
-			fputs(usage_text_end, stdout);
+			kq_opt_help(opts, 35);
+			fputs(help_tail, stdout);
 			kq_cli_exit(0);
 		case 'V':
 			kq_cli_version();
-		case ':':
-			bad_option(argv[optind - 1], optopt, true);
-		default:
-			bad_option(argv[optind - 1], optopt, false);
 		}
 	}
 	for (; optind < argc; optind++)
@@ -802,7 +764,7 @@ load_metadata(struct run *rn, bool initial)
 			err = KQ_E_UNKNOWN_TOPIC_OR_PARTITION;
 			continue;
 		}
-		if (mt->err == 29 /* TOPIC_AUTHORIZATION_FAILED */)
+		if (mt->err == KQ_E_TOPIC_AUTHORIZATION_FAILED)
 			kq_die(KQ_EXIT_DENIED, "not authorized to read topic '%s'", op->topics[t]);
 		if (mt->err) {
 			err = mt->err;

@@ -30,7 +30,7 @@ static const char usage_text[] =
 "\n"
 "List, describe, measure the lag of, reset and delete consumer groups.\n";
 
-static const char help_text[] =
+static const char help_head[] =
 "Examples:\n"
 "  kq-groups describe analytics\n"
 "  kq-groups lag analytics --by partition\n"
@@ -43,64 +43,9 @@ static const char help_text[] =
 "  lag GROUP             the group's lag as bare numbers, for metrics\n"
 "  reset GROUP           move committed offsets (a dry run unless --execute)\n"
 "  delete GROUP...       delete groups and their committed offsets\n"
-"  delete-offsets GROUP  delete the committed offsets of whole topics\n"
-"\n"
-"list options:\n"
-"  -l, --long            add PROTOCOL-TYPE, STATE and MEMBERS columns\n"
-"      --state[=STATE,...]\n"
-"                        list: only groups in these states (Stable, Empty,\n"
-"                        PreparingRebalance, CompletingRebalance, Dead);\n"
-"                        describe: one line per group with its coordinator,\n"
-"                        assignment strategy, state and member count\n"
-"\n"
-"describe options:\n"
-"      --all             every group\n"
-"      --members         one line per member: GROUP CONSUMER-ID HOST CLIENT-ID\n"
-"                        #PARTITIONS\n"
-"\n"
-"lag options:\n"
-"      --by WHAT         total (one number, the default), topic (TOPIC LAG lines)\n"
-"                        or partition (TOPIC PARTITION LAG lines)\n"
-"\n"
-"reset options (the default is a dry run that prints the plan):\n"
-"  -t, --topic TOPIC[:P,P...]\n"
-"                        the topic (and partitions) to reset; repeatable\n"
-"      --all-topics      every topic the group has offsets for\n"
-"      --to SPEC         an offset spec: beginning, end, N, -N, +N, @TIME\n"
-"      --to-earliest     the first available offset\n"
-"      --to-latest       the end of the log\n"
-"      --to-current      the committed offset (the end where there is none)\n"
-"      --to-offset N     offset N\n"
-"      --shift-by N      the committed offset plus N (may be negative)\n"
-"      --to-datetime TIME\n"
-"                        the first record at or after TIME (UTC unless a zone\n"
-"                        is given)\n"
-"      --by-duration DUR the first record at or after now minus DUR (5m, 1h,\n"
-"                        or ISO PT1H30M)\n"
-"      --from-file CSV   the offsets in CSV lines topic,partition,offset\n"
-"      --execute         apply the plan (the group must have no active members)\n"
-"      --export          print the plan as CSV lines for --from-file\n"
-"\n"
-"delete options:\n"
-"  -y, --yes             do not ask; needed when stdin or stderr is not a terminal\n"
-"\n"
-"delete-offsets options:\n"
-"  -t, --topic TOPIC     the topic whose committed offsets go; repeatable\n"
-"\n"
-"Common options:\n"
-"  -b, --brokers HOST[:PORT][,...]\n"
-"                        bootstrap brokers (default $KQ_BROKERS, else localhost:9092)\n"
-"      --timeout DUR     give up on unreachable brokers after DUR (default 30s;\n"
-"                        0 = retry forever)\n"
-"      --json            one JSON object per line instead of a table\n"
-"      --no-headers      omit the header row of tables\n"
-"      --config FILE     client config file (default: $KQ_CONFIG, else\n"
-"                        ~/.config/kq/config, else /etc/kq/config); -F is an alias\n"
-"      --profile NAME    use the [profile NAME] section of the config file\n"
-"  -v, --verbose         more diagnostics on stderr\n"
-"  -q, --quiet           errors only\n"
-"  -h, --help            show this help\n"
-"  -V, --version         show the version\n"
+"  delete-offsets GROUP  delete the committed offsets of whole topics\n";
+
+static const char help_tail[] =
 "\n"
 "Exit status: 0 ok (also a dry run), 1 failure, 2 usage, 3 group or topic not\n"
 "found, 4 the group has active members (reset, delete), 6 no broker reachable\n"
@@ -118,42 +63,54 @@ enum reset_kind {
 enum {
 	OPT_STATE = 256, OPT_ALL, OPT_MEMBERS, OPT_BY, OPT_ALL_TOPICS, OPT_TO, OPT_TO_EARLIEST,
 	OPT_TO_LATEST, OPT_TO_CURRENT, OPT_TO_OFFSET, OPT_SHIFT_BY, OPT_TO_DATETIME,
-	OPT_BY_DURATION, OPT_FROM_FILE, OPT_EXECUTE, OPT_EXPORT, OPT_TIMEOUT, OPT_JSON,
-	OPT_NO_HEADERS, OPT_CONFIG, OPT_PROFILE,
+	OPT_BY_DURATION, OPT_FROM_FILE, OPT_EXECUTE, OPT_EXPORT,
 };
 
-static const struct option long_opts[] = {
-	{ "brokers", required_argument, NULL, 'b' },
-	{ "bootstrap-server", required_argument, NULL, 'b' },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "no-headers", no_argument, NULL, OPT_NO_HEADERS },
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "profile", required_argument, NULL, OPT_PROFILE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "long", no_argument, NULL, 'l' },
-	{ "state", optional_argument, NULL, OPT_STATE },
-	{ "all", no_argument, NULL, OPT_ALL },
-	{ "members", no_argument, NULL, OPT_MEMBERS },
-	{ "by", required_argument, NULL, OPT_BY },
-	{ "topic", required_argument, NULL, 't' },
-	{ "all-topics", no_argument, NULL, OPT_ALL_TOPICS },
-	{ "to", required_argument, NULL, OPT_TO },
-	{ "to-earliest", no_argument, NULL, OPT_TO_EARLIEST },
-	{ "to-latest", no_argument, NULL, OPT_TO_LATEST },
-	{ "to-current", no_argument, NULL, OPT_TO_CURRENT },
-	{ "to-offset", required_argument, NULL, OPT_TO_OFFSET },
-	{ "shift-by", required_argument, NULL, OPT_SHIFT_BY },
-	{ "to-datetime", required_argument, NULL, OPT_TO_DATETIME },
-	{ "by-duration", required_argument, NULL, OPT_BY_DURATION },
-	{ "from-file", required_argument, NULL, OPT_FROM_FILE },
-	{ "execute", no_argument, NULL, OPT_EXECUTE },
-	{ "export", no_argument, NULL, OPT_EXPORT },
-	{ "yes", no_argument, NULL, 'y' },
-	{ NULL, 0, NULL, 0 },
+static const struct kq_opt opts[] = {
+	KQ_OPT_SECTION("list options:"),
+	KQ_OPT_FLAG('l', "long", 0, "add PROTOCOL-TYPE, STATE and MEMBERS columns"),
+	KQ_OPT_OPTIONAL(0, "state", OPT_STATE, "STATE,...",
+	  "list: only groups in these states (Stable, Empty,\n"
+	  "PreparingRebalance, CompletingRebalance, Dead);\n"
+	  "describe: one line per group with its coordinator,\n"
+	  "assignment strategy, state and member count"),
+
+	KQ_OPT_SECTION("describe options:"),
+	KQ_OPT_FLAG(0, "all", OPT_ALL, "every group"),
+	KQ_OPT_FLAG(0, "members", OPT_MEMBERS,
+	  "one line per member: GROUP CONSUMER-ID HOST CLIENT-ID\n#PARTITIONS"),
+
+	KQ_OPT_SECTION("lag options:"),
+	KQ_OPT_VALUE(0, "by", OPT_BY, "WHAT",
+	  "total (one number, the default), topic (TOPIC LAG lines)\n"
+	  "or partition (TOPIC PARTITION LAG lines)"),
+
+	KQ_OPT_SECTION("reset options (the default is a dry run that prints the plan):"),
+	KQ_OPT_VALUE('t', "topic", 0, "TOPIC[:P,P...]",
+	  "the topic (and partitions) to reset; repeatable\n"
+	  "(delete-offsets: the topic whose committed offsets go)"),
+	KQ_OPT_FLAG(0, "all-topics", OPT_ALL_TOPICS, "every topic the group has offsets for"),
+	KQ_OPT_VALUE(0, "to", OPT_TO, "SPEC", "an offset spec: beginning, end, N, -N, +N, @TIME"),
+	KQ_OPT_FLAG(0, "to-earliest", OPT_TO_EARLIEST, "the first available offset"),
+	KQ_OPT_FLAG(0, "to-latest", OPT_TO_LATEST, "the end of the log"),
+	KQ_OPT_FLAG(0, "to-current", OPT_TO_CURRENT,
+	  "the committed offset (the end where there is none)"),
+	KQ_OPT_VALUE(0, "to-offset", OPT_TO_OFFSET, "N", "offset N"),
+	KQ_OPT_VALUE(0, "shift-by", OPT_SHIFT_BY, "N", "the committed offset plus N (may be negative)"),
+	KQ_OPT_VALUE(0, "to-datetime", OPT_TO_DATETIME, "TIME",
+	  "the first record at or after TIME (UTC unless a zone\nis given)"),
+	KQ_OPT_VALUE(0, "by-duration", OPT_BY_DURATION, "DUR",
+	  "the first record at or after now minus DUR (5m, 1h,\nor ISO PT1H30M)"),
+	KQ_OPT_VALUE(0, "from-file", OPT_FROM_FILE, "CSV",
+	  "the offsets in CSV lines topic,partition,offset"),
+	KQ_OPT_FLAG(0, "execute", OPT_EXECUTE,
+	  "apply the plan (the group must have no active members)"),
+	KQ_OPT_FLAG(0, "export", OPT_EXPORT, "print the plan as CSV lines for --from-file"),
+
+	KQ_OPT_SECTION("delete options:"),
+	KQ_OPT_FLAG('y', "yes", 0, "do not ask; needed when stdin or stderr is not a terminal"),
+
+	KQ_ADMIN_OPTS("config"),
 };
 
 /* A -t argument: a topic and, optionally, some of its partitions. */
@@ -184,57 +141,6 @@ struct opts {
 };
 
 static struct kq_client *client;
-static int exit_status;
-
-static void
-set_status(int code)
-{
-	if (exit_status == 0)
-		exit_status = code;
-}
-
-/* ---- errors ---- */
-
-static int
-exit_for(int err)
-{
-	switch (err) {
-	case KQ_E_UNKNOWN_TOPIC_OR_PARTITION:
-	case KQ_E_GROUP_ID_NOT_FOUND:
-		return KQ_EXIT_NOTFOUND;
-	case KQ_E_NON_EMPTY_GROUP:
-	case KQ_E_GROUP_SUBSCRIBED_TO_TOPIC:
-		return KQ_EXIT_CONFLICT;
-	case 29: case 30: case 31: case 58:	/* authorization / authentication failed */
-		return KQ_EXIT_DENIED;
-	case KQ_ERR_TIMEOUT:
-	case KQ_ERR_IO:
-	case KQ_ERR_CLOSED:
-	case KQ_E_REQUEST_TIMED_OUT:
-	case KQ_E_COORDINATOR_NOT_AVAILABLE:
-	case KQ_E_COORDINATOR_LOAD_IN_PROGRESS:
-	case KQ_E_NOT_COORDINATOR:
-		return KQ_EXIT_UNAVAILABLE;
-	default:
-		return KQ_EXIT_FAIL;
-	}
-}
-
-KQ_NORETURN static void
-die_client(int err)
-{
-	if (err == KQ_ERR_TIMEOUT && kq_client_errstr(client)[0]) {
-		char t[32];
-
-		kq_cli_fmt_duration(t, sizeof(t), kq_client_timeout(client));
-		kq_die(KQ_EXIT_UNAVAILABLE, "%s; gave up after --timeout %s",
-		       kq_client_errstr(client), t);
-	}
-	if (err > 0 || err == KQ_E_UNKNOWN_SERVER_ERROR)
-		kq_die(exit_for(err), "%s", kq_err_str(err));
-	kq_die(exit_for(err), "%s", kq_client_errstr(client)[0] ? kq_client_errstr(client) :
-	       kq_err_str(err));
-}
 
 /* ---- option parsing ---- */
 
@@ -339,15 +245,14 @@ parse_opts(int argc, char **argv, struct opts *op)
 
 	memset(op, 0, sizeof(*op));
 	op->timeout_ms = 30000;
-	argv = kq_cli_config_argv(&argc, argv, long_opts, NULL);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:vqhVlt:yF:", long_opts, NULL)) != -1) {
+	argv = kq_cli_config_argv(&argc, argv, kq_opt_longopts(opts), NULL);
+	while ((c = kq_opt_next(argc, argv, opts)) != -1) {
 		switch (c) {
-		case OPT_CONFIG: case OPT_PROFILE: case 'F': break;	/* config.c */
+		case KQ_OPT_KEY_CONFIG: case KQ_OPT_KEY_PROFILE: break;	/* config.c */
 		case 'b': op->brokers = optarg; break;
-		case OPT_TIMEOUT: timeout_arg = optarg; break;
-		case OPT_JSON: op->json = true; break;
-		case OPT_NO_HEADERS: op->no_headers = true; break;
+		case KQ_OPT_KEY_TIMEOUT: timeout_arg = optarg; break;
+		case KQ_OPT_KEY_JSON: op->json = true; break;
+		case KQ_OPT_KEY_NO_HEADERS: op->no_headers = true; break;
 		case 'v':
 			if (kq_cli_verbosity >= 0)
 				kq_cli_verbosity++;
@@ -356,7 +261,9 @@ parse_opts(int argc, char **argv, struct opts *op)
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs("\n", stdout);
-			fputs(help_text, stdout);
+			fputs(help_head, stdout);
+			kq_opt_help(opts, 24);
+			fputs(help_tail, stdout);
 			kq_cli_exit(0);
 		case 'V': kq_cli_version();
 		case 'l': op->long_list = true; break;
@@ -410,12 +317,6 @@ parse_opts(int argc, char **argv, struct opts *op)
 		case OPT_EXECUTE: op->execute = true; break;
 		case OPT_EXPORT: op->export_csv = true; break;
 		case 'y': op->yes = true; break;
-		case ':':
-			if (strncmp(argv[optind - 1], "--", 2) == 0)
-				kq_usage_error("option %s needs a value", argv[optind - 1]);
-			kq_usage_error("option -%c needs a value", optopt);
-		default:
-			kq_cli_unknown_option(argv[optind - 1], optopt, long_opts);
 		}
 	}
 	if (timeout_arg && kq_cli_parse_duration_ms(timeout_arg, &op->timeout_ms) < 0)
@@ -528,19 +429,13 @@ static void
 connect_or_die(const struct opts *op)
 {
 	const struct kq_metadata *md;
-	char err[256];
 	int r;
 
-	client = kq_client_new(op->brokers, PROG, op->timeout_ms, err, sizeof(err));
-	if (!client)
-		kq_usage_error("%s", err);
-	kq_client_set_warn(client, kq_cli_client_warn, NULL);
-	if (op->timeout_ms)
-		kq_client_set_request_timeout(client, op->timeout_ms);
+	client = kq_cli_connect(op->brokers, op->timeout_ms);
 	/* The broker list, so coordinators can be reached by node id. */
 	r = kq_client_metadata(client, NULL, 0, false, &md);
 	if (r < 0)
-		die_client(r);
+		kq_cli_die_client(client, r);
 }
 
 /*
@@ -615,8 +510,8 @@ KQ_NORETURN static void
 die_group(const char *group, int err)
 {
 	if (err == KQ_ERR_TIMEOUT && kq_client_errstr(client)[0])
-		die_client(err);
-	kq_die(exit_for(err), "group '%s': %s", group, err < 0 && kq_client_errstr(client)[0] ?
+		kq_cli_die_client(client, err);
+	kq_die(kq_cli_exit_for(err), "group '%s': %s", group, err < 0 && kq_client_errstr(client)[0] ?
 	       kq_client_errstr(client) : kq_err_str(err));
 }
 
@@ -861,7 +756,7 @@ fetch_ends(struct ginfo *g, bool want_lo)
 	}
 	r = kq_client_list_offsets_many(client, q, (size_t)n);
 	if (r < 0)
-		die_client(r);
+		kq_cli_die_client(client, r);
 	for (i = 0, n = 0; i < g->ntps; i++) {
 		g->tps[i].hi = q[n].err ? -1 : q[n].offset;
 		g->tps[i].err = q[n].err;
@@ -909,7 +804,7 @@ load_group(struct ginfo *g, const char *group, bool want_lo)
 	fetch_offsets(g);
 	if (strcmp(g->state, "Dead") == 0 && g->ntps == 0) {
 		kq_error("group '%s' does not exist", group);
-		set_status(KQ_EXIT_NOTFOUND);
+		kq_cli_set_status(KQ_EXIT_NOTFOUND);
 		ginfo_free(g);
 		return false;
 	}
@@ -980,7 +875,7 @@ list_all(int *count)
 
 		r = kq_client_node_conn(client, md->brokers[b].id, &conn);
 		if (r != 0)
-			die_client(r);
+			kq_cli_die_client(client, r);
 		ver = kq_conn_version(conn, KQ_API_LIST_GROUPS, 2);
 		if (ver < 0)
 			kq_die(KQ_EXIT_FAIL, "the broker does not support ListGroups");
@@ -988,9 +883,9 @@ list_all(int *count)
 		r = kq_conn_call(conn, KQ_API_LIST_GROUPS, (int16_t)ver, &req, &a, &resp,
 				 kq_client_timeout(client) > 0 ? kq_client_timeout(client) : 30000);
 		if (r < 0)
-			die_client(r);
+			kq_cli_die_client(client, r);
 		if (resp.ErrorCode)
-			kq_die(exit_for(resp.ErrorCode), "ListGroups: %s", kq_err_str(resp.ErrorCode));
+			kq_die(kq_cli_exit_for(resp.ErrorCode), "ListGroups: %s", kq_err_str(resp.ErrorCode));
 		if (resp.Groups_count > 0)
 			v = kq_xrealloc(v, ((size_t)n + (size_t)resp.Groups_count) * sizeof(*v));
 		for (i = 0; i < resp.Groups_count; i++) {
@@ -1256,7 +1151,7 @@ cmd_describe(const struct opts *op)
 		free(all);
 		free(groups);
 	}
-	return exit_status;
+	return kq_cli_exit_status;
 }
 
 /* ---- lag ---- */
@@ -1269,7 +1164,7 @@ cmd_lag(const struct opts *op)
 	int i, j;
 
 	if (!load_group(&g, op->args[0], false))
-		return exit_status;
+		return kq_cli_exit_status;
 	/* tps are sorted by topic: each topic is one run of entries. */
 	for (i = 0; i < g.ntps; i = j) {
 		int64_t sum = 0;
@@ -1339,7 +1234,7 @@ reset_targets(const struct opts *op, struct ginfo *g)
 		int r = kq_client_metadata(client, names, 1, false, &md);
 
 		if (r < 0)
-			die_client(r);
+			kq_cli_die_client(client, r);
 		mt = kq_md_topic(md, ts->topic);
 		if (!mt || mt->err == KQ_E_UNKNOWN_TOPIC_OR_PARTITION)
 			kq_die(KQ_EXIT_NOTFOUND, "topic '%s' does not exist", ts->topic);
@@ -1416,7 +1311,7 @@ plan(const struct opts *op, struct ginfo *g)
 			q[i].timestamp = when;
 		}
 		if (g->ntps && (r = kq_client_list_offsets_many(client, q, (size_t)g->ntps)) < 0)
-			die_client(r);
+			kq_cli_die_client(client, r);
 	}
 	for (i = 0; i < g->ntps; i++) {
 		struct gtp *t = &g->tps[i];
@@ -1427,7 +1322,7 @@ plan(const struct opts *op, struct ginfo *g)
 			kq_die(KQ_EXIT_NOTFOUND, "partition %d of topic '%s' does not exist",
 			       (int)t->partition, t->topic);
 		if (t->lo < 0 || t->hi < 0)
-			kq_die(t->err ? exit_for(t->err) : KQ_EXIT_FAIL,
+			kq_die(t->err ? kq_cli_exit_for(t->err) : KQ_EXIT_FAIL,
 			       "no offsets for '%s' partition %d: %s", t->topic, (int)t->partition,
 			       t->err ? kq_err_str(t->err) : "the broker has none");
 		switch (op->reset) {
@@ -1508,7 +1403,7 @@ topic_error(const char *group, struct kq_str topic, int32_t partition, int16_t e
 		kq_error("group '%s': '%s' partition %d: %s", group, name, (int)partition,
 			 kq_err_str(e));
 	free(name);
-	set_status(exit_for(e));
+	kq_cli_set_status(kq_cli_exit_for(e));
 }
 
 static void
@@ -1561,10 +1456,10 @@ commit_plan(const struct ginfo *g)
 			if (e == KQ_E_UNKNOWN_MEMBER_ID || e == KQ_E_ILLEGAL_GENERATION ||
 			    e == KQ_E_REBALANCE_IN_PROGRESS) {
 				/* A member joined between our look and the commit. */
-				if (exit_status != KQ_EXIT_CONFLICT)
+				if (kq_cli_exit_status != KQ_EXIT_CONFLICT)
 					kq_error("group '%s' became active; stop its members before "
 						 "resetting offsets", g->group);
-				set_status(KQ_EXIT_CONFLICT);
+				kq_cli_set_status(KQ_EXIT_CONFLICT);
 				continue;
 			}
 			topic_error(g->group, resp.Topics[j].Name,
@@ -1617,7 +1512,7 @@ cmd_reset(const struct opts *op)
 	else if (!op->export_csv)
 		kq_note("dry run; add --execute to apply");
 	ginfo_free(&g);
-	return exit_status;
+	return kq_cli_exit_status;
 }
 
 /* ---- delete, delete-offsets ---- */
@@ -1669,9 +1564,9 @@ cmd_delete(const struct opts *op)
 			kq_debug("deleted group '%s'", op->args[i]);
 			continue;
 		}
-		set_status(exit_for(e));
+		kq_cli_set_status(kq_cli_exit_for(e));
 	}
-	return exit_status;
+	return kq_cli_exit_status;
 }
 
 static int
@@ -1693,7 +1588,7 @@ cmd_delete_offsets(const struct opts *op)
 
 		r = kq_client_metadata(client, names, 1, false, &md);
 		if (r < 0)
-			die_client(r);
+			kq_cli_die_client(client, r);
 		mt = kq_md_topic(md, op->tsel[i].topic);
 		if (!mt || mt->err == KQ_E_UNKNOWN_TOPIC_OR_PARTITION)
 			kq_die(KQ_EXIT_NOTFOUND, "topic '%s' does not exist", op->tsel[i].topic);
@@ -1729,7 +1624,7 @@ cmd_delete_offsets(const struct opts *op)
 			break;
 		}
 	kq_arena_free(&a);
-	return exit_status;
+	return kq_cli_exit_status;
 }
 
 int
@@ -1752,5 +1647,5 @@ main(int argc, char **argv)
 	case CMD_DELETE_OFFSETS: st = cmd_delete_offsets(&op); break;
 	}
 	kq_client_free(client);
-	kq_cli_exit(st ? st : exit_status);
+	kq_cli_exit(st ? st : kq_cli_exit_status);
 }

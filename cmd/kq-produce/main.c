@@ -22,83 +22,9 @@ static const char usage_text[] =
 "Examples:\n"
 "  kq-produce -t logs < app.log                 one record per line\n"
 "  kq-produce -t users -K '\\t' < users.tsv      keyed by the first column\n"
-"  kq-consume -t a -e -f json | kq-produce -t b -f json --create    exact copy\n"
-"\n"
-"Connection:\n"
-"  -b, --brokers HOST[:PORT][,...]  bootstrap brokers (default: $KQ_BROKERS,\n"
-"                                   else localhost:9092; port defaults to 9092)\n"
-"      --timeout DUR                give up on an unreachable broker after DUR\n"
-"                                   (default 2m; 0 = retry forever)\n"
-"  -X, --property KEY=VALUE         client property (acks, linger.ms, batch.size,\n"
-"                                   compression.type, client.id, request.timeout.ms,\n"
-"                                   buffer.memory, max.in.flight.requests.per.connection,\n"
-"                                   enable.idempotence); -X list lists them\n"
-"\n"
-"Where records go:\n"
-"  -t, --topic TOPIC                the topic to write to (required)\n"
-"  -p, --partition N                every record to partition N (default: a JSON\n"
-"                                   record's own partition if the topic has it, else\n"
-"                                   keyed records by murmur2 of the key, like the Java\n"
-"                                   client; unkeyed records stick to one partition\n"
-"                                   per batch)\n"
-"      --create                     create the topic with broker defaults if missing,\n"
-"                                   and grow it to every partition JSON input names\n"
-"      --keep-partitions            a JSON partition the topic does not have is bad\n"
-"                                   input (default: placed as if unnamed, a warning)\n"
-"\n"
-"Input:\n"
-"  -f, --format FMT                 lines (default), json (as kq-consume -f json\n"
-"                                   writes), binary (4-byte big-endian key length,\n"
-"                                   key, 4-byte value length, value; -1 = null), or\n"
-"                                   raw (each file, or all of stdin, is one record)\n"
-"  -D, --delimiter DELIM            record separator for lines (default '\\n';\n"
-"                                   escapes \\n \\r \\t \\0 \\\\ \\xNN; several bytes ok)\n"
-"  -0, --null-data                  same as -D '\\0'\n"
-"  -K, --key-delimiter DELIM        split each record at the first DELIM into key\n"
-"                                   and value\n"
-"  -k, --key KEY                    key for every record without a key of its own\n"
-"  -H, --header NAME[=VALUE]        add a header to every record; repeatable; NAME\n"
-"                                   alone gives a null value\n"
-"  -Z, --empty-is-null              an empty key or value becomes null (-K -Z:\n"
-"                                   an empty value is a tombstone)\n"
-"      --skip-empty                 drop empty records (default: send them)\n"
-"  -c, --count N                    stop after N records\n"
-"  -T, --tee                        copy each input record to standard output\n"
-"      --max-record-bytes SIZE      longest record accepted (default: the topic's\n"
-"                                   max.message.bytes less batch overhead)\n"
-"      --on-error fail|skip         bad input (over-long record, malformed JSON or\n"
-"                                   frame): fail (default) sends what came before\n"
-"                                   and exits 5; skip warns and goes on\n"
-"      --rejects FILE               write skipped and undelivered records to FILE\n"
-"                                   as JSON lines with an \"error\" field\n"
-"\n"
-"Delivery:\n"
-"  -a, --acks all|1|0               acknowledgement level (default all)\n"
-"  -z, --compression CODEC          none (default), gzip, snappy, lz4, zstd\n"
-"      --linger DUR                 longest a record waits to fill a batch\n"
-"                                   (default 5ms)\n"
-"      --buffer SIZE                bytes awaiting acknowledgement before input\n"
-"                                   reading pauses (default 64MiB)\n"
-"      --no-idempotence             do not ask the broker for a producer id (by default\n"
-"                                   a batch resent after a lost answer is not written\n"
-"                                   twice)\n"
-"      --print-offsets              print PARTITION:OFFSET of each record once it is\n"
-"                                   acknowledged, in input order\n"
-"\n"
-"General:\n"
-"      --config FILE                client config file (default: $KQ_CONFIG, else\n"
-"                                   ~/.config/kq/config, else /etc/kq/config);\n"
-"                                   keys are long option names; -F is an alias\n"
-"      --profile NAME               use the [profile NAME] section of the file\n"
-"  -v, --verbose                    more diagnostics, and a summary at the end\n"
-"  -q, --quiet                      errors only\n"
-"      --progress                   progress lines on stderr every 10s even when it\n"
-"                                   is not a terminal (default: a line redrawn in\n"
-"                                   place when stderr is a terminal)\n"
-"      --no-progress                no progress display\n"
-"      --show-config                print the effective settings and exit\n"
-"  -h, --help                       print this help and exit\n"
-"  -V, --version                    print the version and exit\n"
+"  kq-consume -t a -e -f json | kq-produce -t b -f json --create    exact copy\n";
+
+static const char help_tail[] =
 "\n"
 "Durations need a unit: 250ms 10s 5m.  Sizes: 512 64KiB 1MiB.\n"
 "Exit status: 0 every record acknowledged, 1 some not delivered, 2 usage error,\n"
@@ -107,49 +33,97 @@ static const char usage_text[] =
 
 enum {
 	OPT_SKIP_EMPTY = 256, OPT_MAX_RECORD, OPT_ON_ERROR, OPT_REJECTS, OPT_LINGER,
-	OPT_BUFFER, OPT_NO_IDEMP, OPT_PRINT_OFFSETS, OPT_CREATE, OPT_TIMEOUT,
-	OPT_SHOW_CONFIG, OPT_BOOTSTRAP, OPT_CONFIG, OPT_PROFILE, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_KEEP_PARTITIONS,
+	OPT_BUFFER, OPT_NO_IDEMP, OPT_PRINT_OFFSETS, OPT_CREATE, OPT_KEEP_PARTITIONS,
+	OPT_SHOW_CONFIG, OPT_PROGRESS, OPT_NO_PROGRESS,
 };
 
-static const struct option longopts[] = {
-	{ "brokers", required_argument, NULL, 'b' },
-	{ "bootstrap-server", required_argument, NULL, OPT_BOOTSTRAP },
-	{ "topic", required_argument, NULL, 't' },
-	{ "partition", required_argument, NULL, 'p' },
-	{ "format", required_argument, NULL, 'f' },
-	{ "delimiter", required_argument, NULL, 'D' },
-	{ "null-data", no_argument, NULL, '0' },
-	{ "key-delimiter", required_argument, NULL, 'K' },
-	{ "key", required_argument, NULL, 'k' },
-	{ "header", required_argument, NULL, 'H' },
-	{ "empty-is-null", no_argument, NULL, 'Z' },
-	{ "skip-empty", no_argument, NULL, OPT_SKIP_EMPTY },
-	{ "max-record-bytes", required_argument, NULL, OPT_MAX_RECORD },
-	{ "on-error", required_argument, NULL, OPT_ON_ERROR },
-	{ "rejects", required_argument, NULL, OPT_REJECTS },
-	{ "acks", required_argument, NULL, 'a' },
-	{ "compression", required_argument, NULL, 'z' },
-	{ "linger", required_argument, NULL, OPT_LINGER },
-	{ "buffer", required_argument, NULL, OPT_BUFFER },
-	{ "no-idempotence", no_argument, NULL, OPT_NO_IDEMP },
-	{ "count", required_argument, NULL, 'c' },
-	{ "tee", no_argument, NULL, 'T' },
-	{ "print-offsets", no_argument, NULL, OPT_PRINT_OFFSETS },
-	{ "create", no_argument, NULL, OPT_CREATE },
-	{ "keep-partitions", no_argument, NULL, OPT_KEEP_PARTITIONS },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "property", required_argument, NULL, 'X' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "show-config", no_argument, NULL, OPT_SHOW_CONFIG },
-	{ "config", required_argument, NULL, OPT_CONFIG },
-	{ "profile", required_argument, NULL, OPT_PROFILE },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+static const struct kq_opt opts[] = {
+	KQ_OPT_SECTION("Connection:"),
+	KQ_OPTS_CLIENT_CONNECT,
+	KQ_OPT_VALUE('X', "property", 0, "KEY=VALUE",
+	  "client property (acks, linger.ms, batch.size,\n"
+	  "compression.type, client.id, request.timeout.ms,\n"
+	  "buffer.memory, max.in.flight.requests.per.connection,\n"
+	  "enable.idempotence); -X list lists them"),
+
+	KQ_OPT_SECTION("Where records go:"),
+	KQ_OPT_VALUE('t', "topic", 0, "TOPIC", "the topic to write to (required)"),
+	KQ_OPT_VALUE('p', "partition", 0, "N",
+	  "every record to partition N (default: a JSON\n"
+	  "record's own partition if the topic has it, else\n"
+	  "keyed records by murmur2 of the key, like the Java\n"
+	  "client; unkeyed records stick to one partition\n"
+	  "per batch)"),
+	KQ_OPT_FLAG(0, "create", OPT_CREATE,
+	  "create the topic with broker defaults if missing,\n"
+	  "and grow it to every partition JSON input names"),
+	KQ_OPT_FLAG(0, "keep-partitions", OPT_KEEP_PARTITIONS,
+	  "a JSON partition the topic does not have is bad\n"
+	  "input (default: placed as if unnamed, a warning)"),
+
+	KQ_OPT_SECTION("Input:"),
+	KQ_OPT_VALUE('f', "format", 0, "FMT",
+	  "lines (default), json (as kq-consume -f json\n"
+	  "writes), binary (4-byte big-endian key length,\n"
+	  "key, 4-byte value length, value; -1 = null), or\n"
+	  "raw (each file, or all of stdin, is one record)"),
+	KQ_OPT_VALUE('D', "delimiter", 0, "DELIM",
+	  "record separator for lines (default '\\n';\n"
+	  "escapes \\n \\r \\t \\0 \\\\ \\xNN; several bytes ok)"),
+	KQ_OPT_FLAG('0', "null-data", 0, "same as -D '\\0'"),
+	KQ_OPT_VALUE('K', "key-delimiter", 0, "DELIM",
+	  "split each record at the first DELIM into key\n"
+	  "and value"),
+	KQ_OPT_VALUE('k', "key", 0, "KEY", "key for every record without a key of its own"),
+	KQ_OPT_VALUE('H', "header", 0, "NAME[=VALUE]",
+	  "add a header to every record; repeatable; NAME\n"
+	  "alone gives a null value"),
+	KQ_OPT_FLAG('Z', "empty-is-null", 0,
+	  "an empty key or value becomes null (-K -Z:\n"
+	  "an empty value is a tombstone)"),
+	KQ_OPT_FLAG(0, "skip-empty", OPT_SKIP_EMPTY, "drop empty records (default: send them)"),
+	KQ_OPT_VALUE('c', "count", 0, "N", "stop after N records"),
+	KQ_OPT_FLAG('T', "tee", 0, "copy each input record to standard output"),
+	KQ_OPT_VALUE(0, "max-record-bytes", OPT_MAX_RECORD, "SIZE",
+	  "longest record accepted (default: the topic's\n"
+	  "max.message.bytes less batch overhead)"),
+	KQ_OPT_VALUE(0, "on-error", OPT_ON_ERROR, "fail|skip",
+	  "bad input (over-long record, malformed JSON or\n"
+	  "frame): fail (default) sends what came before\n"
+	  "and exits 5; skip warns and goes on"),
+	KQ_OPT_VALUE(0, "rejects", OPT_REJECTS, "FILE",
+	  "write skipped and undelivered records to FILE\n"
+	  "as JSON lines with an \"error\" field"),
+
+	KQ_OPT_SECTION("Delivery:"),
+	KQ_OPT_VALUE('a', "acks", 0, "all|1|0", "acknowledgement level (default all)"),
+	KQ_OPT_VALUE('z', "compression", 0, "CODEC", "none (default), gzip, snappy, lz4, zstd"),
+	KQ_OPT_VALUE(0, "linger", OPT_LINGER, "DUR",
+	  "longest a record waits to fill a batch\n"
+	  "(default 5ms)"),
+	KQ_OPT_VALUE(0, "buffer", OPT_BUFFER, "SIZE",
+	  "bytes awaiting acknowledgement before input\n"
+	  "reading pauses (default 64MiB)"),
+	KQ_OPT_FLAG(0, "no-idempotence", OPT_NO_IDEMP,
+	  "do not ask the broker for a producer id (by default\n"
+	  "a batch resent after a lost answer is not written\n"
+	  "twice)"),
+	KQ_OPT_FLAG(0, "print-offsets", OPT_PRINT_OFFSETS,
+	  "print PARTITION:OFFSET of each record once it is\n"
+	  "acknowledged, in input order"),
+
+	KQ_OPT_SECTION("General:"),
+	KQ_OPTS_CLIENT_CONFIG,
+	KQ_OPT_FLAG('v', "verbose", 0, "more diagnostics, and a summary at the end"),
+	KQ_OPT_FLAG('q', "quiet", 0, "errors only"),
+	KQ_OPT_FLAG(0, "progress", OPT_PROGRESS,
+	  "progress lines on stderr every 10s even when it\n"
+	  "is not a terminal (default: a line redrawn in\n"
+	  "place when stderr is a terminal)"),
+	KQ_OPT_FLAG(0, "no-progress", OPT_NO_PROGRESS, "no progress display"),
+	KQ_OPT_FLAG(0, "show-config", OPT_SHOW_CONFIG, "print the effective settings and exit"),
+	KQ_OPTS_HELP_VERSION,
+	KQ_OPT_END,
 };
 
 /* ---- option values ---- */
@@ -285,17 +259,6 @@ add_header(const char *arg)
 	}
 }
 
-KQ_NORETURN static void
-bad_option(const char *arg, int c)
-{
-	if (c == ':') {
-		if (arg && strncmp(arg, "--", 2) == 0)
-			kq_usage_error("option '%s' requires a value", arg);
-		kq_usage_error("option '-%c' requires a value", optopt);
-	}
-	kq_cli_unknown_option(arg, optopt, longopts);
-}
-
 void
 opts_parse(int argc, char **argv)
 {
@@ -318,13 +281,10 @@ opts_parse(int argc, char **argv)
 	opt.client_id = "kq-produce";
 	kq_buf_addc(&opt.delim, '\n');
 
-	argv = kq_cli_config_argv(&argc, argv, longopts, NULL);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:t:p:f:D:0K:k:H:Za:z:c:TX:F:vqhV", longopts,
-				NULL)) != -1) {
+	argv = kq_cli_config_argv(&argc, argv, kq_opt_longopts(opts), NULL);
+	while ((c = kq_opt_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case 'b':
-		case OPT_BOOTSTRAP:
 			brokers_flag = optarg;
 			break;
 		case 't':
@@ -412,7 +372,7 @@ opts_parse(int argc, char **argv)
 		case OPT_KEEP_PARTITIONS:
 			opt.keep_partitions = true;
 			break;
-		case OPT_TIMEOUT:
+		case KQ_OPT_KEY_TIMEOUT:
 			opt.timeout_ms = dur(optarg, "--timeout");
 			break;
 		case 'X':
@@ -435,17 +395,16 @@ opts_parse(int argc, char **argv)
 		case OPT_NO_PROGRESS:
 			opt.progress = -1;
 			break;
-		case OPT_CONFIG:
-		case OPT_PROFILE:
-		case 'F':
+		case KQ_OPT_KEY_CONFIG:
+		case KQ_OPT_KEY_PROFILE:
 			break;	/* read by kq_cli_config_argv */
 		case 'h':
 			fputs(usage_text, stdout);
+			kq_opt_help(opts, 35);
+			fputs(help_tail, stdout);
 			kq_cli_exit(0);
 		case 'V':
 			kq_cli_version();
-		default:
-			bad_option(argv[optind - 1], c);
 		}
 	}
 	opt.files = argv + optind;

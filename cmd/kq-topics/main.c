@@ -25,7 +25,7 @@ static const char usage_text[] =
 "       kq-topics [OPTIONS] alter TOPIC [-p N] [-c KEY=VAL]... [--delete-config KEY]...\n"
 "       kq-topics [OPTIONS] delete TOPIC... [--if-exists] [-y]\n";
 
-static const char help_text[] =
+static const char help_head[] =
 "List, describe, create, alter and delete Kafka topics.\n"
 "\n"
 "Examples:\n"
@@ -39,51 +39,9 @@ static const char help_text[] =
 "                        for each partition (all topics if none is named)\n"
 "  create TOPIC...       create topics (on the controller)\n"
 "  alter TOPIC           add partitions, set or remove config overrides\n"
-"  delete TOPIC...       delete topics\n"
-"\n"
-"list options:\n"
-"  -l                    add PARTITIONS, RF, START/END offset totals and an\n"
-"                        approximate record count\n"
-"      --internal        include internal topics (__consumer_offsets)\n"
-"\n"
-"describe options:\n"
-"      --configs         print TOPIC KEY=VALUE SOURCE lines (source: topic,\n"
-"                        broker, default) instead of partitions\n"
-"      --overrides       with --configs, only the topic's own overrides\n"
-"      --under-replicated  only partitions whose ISR is smaller than the replicas\n"
-"      --unavailable     only partitions without a leader\n"
-"      --under-min-isr   only partitions whose ISR is below min.insync.replicas\n"
-"      --at-min-isr      only partitions whose ISR is exactly min.insync.replicas\n"
-"\n"
-"create and alter options:\n"
-"  -p, --partitions N    partition count (create: broker default; alter: the new\n"
-"                        total, which can only grow)\n"
-"  -r, --replication-factor N\n"
-"                        replicas per partition (create; broker default)\n"
-"  -c, --config KEY=VAL  topic config override; repeatable\n"
-"      --delete-config KEY\n"
-"                        remove a topic config override (alter); repeatable\n"
-"      --if-not-exists   an existing topic is not an error (create)\n"
-"\n"
-"delete options:\n"
-"      --if-exists       a missing topic is not an error\n"
-"  -y, --yes             do not ask; needed when stdin or stderr is not a terminal\n"
-"\n"
-"Common options:\n"
-"  -b, --brokers HOST[:PORT][,...]\n"
-"                        bootstrap brokers (default $KQ_BROKERS, else localhost:9092)\n"
-"      --timeout DUR     give up on unreachable brokers after DUR (default 30s;\n"
-"                        0 = retry forever)\n"
-"      --json            one JSON object per line instead of a table\n"
-"      --no-headers      omit the header row of tables\n"
-"      --config-file FILE\n"
-"                        client config file (default: $KQ_CONFIG, else\n"
-"                        ~/.config/kq/config, else /etc/kq/config); -F is an alias\n"
-"      --profile NAME    use the [profile NAME] section of the config file\n"
-"  -v, --verbose         more diagnostics on stderr\n"
-"  -q, --quiet           errors only\n"
-"  -h, --help            show this help\n"
-"  -V, --version         show the version\n"
+"  delete TOPIC...       delete topics\n";
+
+static const char help_tail[] =
 "\n"
 "Exit status: 0 ok, 1 failure, 2 usage, 3 topic not found, 4 topic already\n"
 "exists, 6 no broker reachable within --timeout, 7 not authorized.\n";
@@ -99,36 +57,46 @@ static const char *const cmd_names[] = { "list", "describe", "create", "alter", 
 enum {
 	OPT_INTERNAL = 256, OPT_CONFIGS, OPT_OVERRIDES, OPT_UNDER_REP, OPT_UNAVAIL,
 	OPT_UNDER_MIN, OPT_AT_MIN, OPT_DELETE_CONFIG, OPT_IF_NOT_EXISTS, OPT_IF_EXISTS,
-	OPT_TIMEOUT, OPT_JSON, OPT_NO_HEADERS, OPT_CONFIG_FILE, OPT_PROFILE,
 };
 
-static const struct option long_opts[] = {
-	{ "brokers", required_argument, NULL, 'b' },
-	{ "bootstrap-server", required_argument, NULL, 'b' },
-	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "no-headers", no_argument, NULL, OPT_NO_HEADERS },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "internal", no_argument, NULL, OPT_INTERNAL },
-	{ "configs", no_argument, NULL, OPT_CONFIGS },
-	{ "overrides", no_argument, NULL, OPT_OVERRIDES },
-	{ "under-replicated", no_argument, NULL, OPT_UNDER_REP },
-	{ "unavailable", no_argument, NULL, OPT_UNAVAIL },
-	{ "under-min-isr", no_argument, NULL, OPT_UNDER_MIN },
-	{ "at-min-isr", no_argument, NULL, OPT_AT_MIN },
-	{ "partitions", required_argument, NULL, 'p' },
-	{ "replication-factor", required_argument, NULL, 'r' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "delete-config", required_argument, NULL, OPT_DELETE_CONFIG },
-	{ "if-not-exists", no_argument, NULL, OPT_IF_NOT_EXISTS },
-	{ "if-exists", no_argument, NULL, OPT_IF_EXISTS },
-	{ "yes", no_argument, NULL, 'y' },
-	{ "config-file", required_argument, NULL, OPT_CONFIG_FILE },
-	{ "profile", required_argument, NULL, OPT_PROFILE },
-	{ NULL, 0, NULL, 0 },
+static const struct kq_opt opts[] = {
+	KQ_OPT_SECTION("list options:"),
+	KQ_OPT_FLAG('l', NULL, 0,
+	  "add PARTITIONS, RF, START/END offset totals and an\napproximate record count"),
+	KQ_OPT_FLAG(0, "internal", OPT_INTERNAL,
+	  "include internal topics (__consumer_offsets)"),
+
+	KQ_OPT_SECTION("describe options:"),
+	KQ_OPT_FLAG(0, "configs", OPT_CONFIGS,
+	  "print TOPIC KEY=VALUE SOURCE lines (source: topic,\nbroker, default) instead of "
+	  "partitions"),
+	KQ_OPT_FLAG(0, "overrides", OPT_OVERRIDES,
+	  "with --configs, only the topic's own overrides"),
+	KQ_OPT_FLAG(0, "under-replicated", OPT_UNDER_REP,
+	  "only partitions whose ISR is smaller than the replicas"),
+	KQ_OPT_FLAG(0, "unavailable", OPT_UNAVAIL, "only partitions without a leader"),
+	KQ_OPT_FLAG(0, "under-min-isr", OPT_UNDER_MIN,
+	  "only partitions whose ISR is below min.insync.replicas"),
+	KQ_OPT_FLAG(0, "at-min-isr", OPT_AT_MIN,
+	  "only partitions whose ISR is exactly min.insync.replicas"),
+
+	KQ_OPT_SECTION("create and alter options:"),
+	KQ_OPT_VALUE('p', "partitions", 0, "N",
+	  "partition count (create: broker default; alter: the new\ntotal, which can only grow)"),
+	KQ_OPT_VALUE('r', "replication-factor", 0, "N",
+	  "replicas per partition (create; broker default)"),
+	KQ_OPT_VALUE('c', "config", 0, "KEY=VAL", "topic config override; repeatable"),
+	KQ_OPT_VALUE(0, "delete-config", OPT_DELETE_CONFIG, "KEY",
+	  "remove a topic config override (alter); repeatable"),
+	KQ_OPT_FLAG(0, "if-not-exists", OPT_IF_NOT_EXISTS,
+	  "an existing topic is not an error (create)"),
+
+	KQ_OPT_SECTION("delete options:"),
+	KQ_OPT_FLAG(0, "if-exists", OPT_IF_EXISTS, "a missing topic is not an error"),
+	KQ_OPT_FLAG('y', "yes", 0,
+	  "do not ask; needed when stdin or stderr is not a terminal"),
+
+	KQ_ADMIN_OPTS("config-file"),
 };
 
 struct kv {
@@ -161,14 +129,6 @@ struct seen {
 
 static struct kq_client *client;
 static int64_t req_timeout = 30000;
-static int exit_status;
-
-static void
-set_status(int code)
-{
-	if (exit_status == 0)
-		exit_status = code;
-}
 
 /* ---- option parsing ---- */
 
@@ -196,17 +156,16 @@ parse_opts(int argc, char **argv, struct opts *op)
 	op->partitions = -1;
 	op->rf = -1;
 	op->timeout_ms = 30000;
-	opterr = 0;
 #define SEEN(nm, m) do { if (nseen < (int)KQ_ARRAY_LEN(seen)) \
 	seen[nseen++] = (struct seen){ (nm), (m) }; } while (0)
-	argv = kq_cli_config_argv(&argc, argv, long_opts, "config-file");
-	while ((c = getopt_long(argc, argv, ":b:vqhVlp:r:c:yF:", long_opts, NULL)) != -1) {
+	argv = kq_cli_config_argv(&argc, argv, kq_opt_longopts(opts), "config-file");
+	while ((c = kq_opt_next(argc, argv, opts)) != -1) {
 		switch (c) {
-		case OPT_CONFIG_FILE: case OPT_PROFILE: case 'F': break;	/* config.c */
+		case KQ_OPT_KEY_CONFIG: case KQ_OPT_KEY_PROFILE: break;	/* config.c */
 		case 'b': op->brokers = optarg; break;
-		case OPT_TIMEOUT: timeout_arg = optarg; break;
-		case OPT_JSON: op->json = true; break;
-		case OPT_NO_HEADERS: op->no_headers = true; break;
+		case KQ_OPT_KEY_TIMEOUT: timeout_arg = optarg; break;
+		case KQ_OPT_KEY_JSON: op->json = true; break;
+		case KQ_OPT_KEY_NO_HEADERS: op->no_headers = true; break;
 		case 'v':
 			if (kq_cli_verbosity >= 0)
 				kq_cli_verbosity++;
@@ -215,7 +174,9 @@ parse_opts(int argc, char **argv, struct opts *op)
 		case 'h':
 			fputs(usage_text, stdout);
 			fputs("\n", stdout);
-			fputs(help_text, stdout);
+			fputs(help_head, stdout);
+			kq_opt_help(opts, 24);
+			fputs(help_tail, stdout);
 			kq_cli_exit(0);
 		case 'V': kq_cli_version();
 		case 'l': op->long_list = true; SEEN("-l", B(CMD_LIST)); break;
@@ -277,12 +238,6 @@ parse_opts(int argc, char **argv, struct opts *op)
 			break;
 		case OPT_IF_EXISTS: op->if_exists = true; SEEN("--if-exists", B(CMD_DELETE)); break;
 		case 'y': op->yes = true; SEEN("-y", B(CMD_DELETE)); break;
-		case ':':
-			if (strncmp(argv[optind - 1], "--", 2) == 0)
-				kq_usage_error("option %s needs a value", argv[optind - 1]);
-			kq_usage_error("option -%c needs a value", optopt);
-		default:
-			kq_cli_unknown_option(argv[optind - 1], optopt, long_opts);
 		}
 	}
 #undef SEEN
@@ -336,46 +291,6 @@ parse_opts(int argc, char **argv, struct opts *op)
 }
 
 /* ---- errors ---- */
-
-static int
-exit_for(int err)
-{
-	switch (err) {
-	case KQ_E_UNKNOWN_TOPIC_OR_PARTITION:
-		return KQ_EXIT_NOTFOUND;
-	case KQ_E_TOPIC_ALREADY_EXISTS:
-		return KQ_EXIT_CONFLICT;
-	case 29: case 30: case 31: case 58:	/* authorization / authentication failed */
-		return KQ_EXIT_DENIED;
-	case KQ_ERR_TIMEOUT:
-	case KQ_ERR_IO:
-	case KQ_ERR_CLOSED:
-	case KQ_E_REQUEST_TIMED_OUT:
-	case KQ_E_BROKER_NOT_AVAILABLE:
-	case KQ_E_LEADER_NOT_AVAILABLE:
-	case KQ_E_NOT_CONTROLLER:
-		return KQ_EXIT_UNAVAILABLE;
-	default:
-		return KQ_EXIT_FAIL;
-	}
-}
-
-/* A local failure to talk to the cluster: report and exit. */
-KQ_NORETURN static void
-die_client(int err)
-{
-	char t[32];
-
-	if (err == KQ_ERR_TIMEOUT) {
-		kq_cli_fmt_duration(t, sizeof(t), kq_client_timeout(client));
-		kq_die(KQ_EXIT_UNAVAILABLE, "%s; gave up after --timeout %s",
-		       kq_client_errstr(client), t);
-	}
-	if (err > 0 || err == KQ_E_UNKNOWN_SERVER_ERROR)
-		kq_die(exit_for(err), "%s", kq_err_str(err));
-	kq_die(exit_for(err), "%s", kq_client_errstr(client)[0] ? kq_client_errstr(client) :
-	       kq_err_str(err));
-}
 
 /* "broker message" or the standard text for a Kafka error. */
 static const char *
@@ -431,30 +346,6 @@ off_str(int err, int64_t off)
 
 /* ---- common steps ---- */
 
-static void
-connect_or_die(const struct opts *op)
-{
-	char err[256];
-	int r;
-
-	client = kq_client_new(op->brokers, "kq-topics", op->timeout_ms, err, sizeof(err));
-	if (!client)
-		kq_usage_error("%s", err);
-	kq_client_set_warn(client, kq_cli_client_warn, NULL);
-	if (op->timeout_ms) {
-		req_timeout = op->timeout_ms;
-		kq_client_set_request_timeout(client, op->timeout_ms);
-	}
-	r = kq_client_connect(client);
-	if (r < 0)
-		die_client(r);
-	if (kq_cli_verbosity >= 1) {
-		struct kq_conn *conn;
-
-		if (kq_client_any_conn(client, &conn) == 0)
-			kq_debug("connected to %s", kq_conn_name(conn));
-	}
-}
 
 static bool
 is_internal(const struct kq_md_topic *t)
@@ -485,7 +376,7 @@ get_topics(const struct opts *op, char **names, int n, bool all_internal, int *c
 
 	r = kq_client_metadata(client, n ? (const char *const *)names : NULL, n, false, &md);
 	if (r < 0)
-		die_client(r);
+		kq_cli_die_client(client, r);
 	kq_debug("metadata: %d brokers, controller %d, %d topics", md->n_brokers,
 		 md->controller_id, md->n_topics);
 	v = kq_xcalloc((size_t)md->n_topics + 1, sizeof(*v));
@@ -501,12 +392,12 @@ get_topics(const struct opts *op, char **names, int n, bool all_internal, int *c
 				continue;
 			if (!t || t->err == KQ_E_UNKNOWN_TOPIC_OR_PARTITION) {
 				kq_error("topic '%s' does not exist", names[i]);
-				set_status(KQ_EXIT_NOTFOUND);
+				kq_cli_set_status(KQ_EXIT_NOTFOUND);
 				continue;
 			}
 			if (t->err && t->err != KQ_E_LEADER_NOT_AVAILABLE) {
 				kq_error("topic '%s': %s", names[i], kq_err_str(t->err));
-				set_status(exit_for(t->err));
+				kq_cli_set_status(kq_cli_exit_for(t->err));
 				continue;
 			}
 			v[k++] = t;
@@ -551,7 +442,7 @@ get_offsets(const struct kq_md_topic **topics, int n, size_t *nreq)
 	}
 	r = kq_client_list_offsets_many(client, reqs, k);
 	if (r < 0)
-		die_client(r);
+		kq_cli_die_client(client, r);
 	for (i = 0; i < (int)k; i++) {
 		if (reqs[i].err) {
 			kq_warn("cannot read offsets of '%s' partition %d: %s", reqs[i].topic,
@@ -676,7 +567,7 @@ describe_configs(const struct kq_md_topic **topics, int n, const char *key,
 
 	r = kq_client_any_conn(client, &conn);
 	if (r < 0)
-		die_client(r);
+		kq_cli_die_client(client, r);
 	v = kq_conn_version(conn, KQ_API_DESCRIBE_CONFIGS, 3);
 	if (v < 0)
 		kq_die(KQ_EXIT_FAIL, "the broker does not support DescribeConfigs");
@@ -730,7 +621,7 @@ cmd_describe_configs(const struct opts *op, const struct kq_md_topic **topics, i
 		if (res->ErrorCode) {
 			kq_error("topic '%s': %s", name,
 				 err_text(res->ErrorCode, res->ErrorMessage, ebuf, sizeof(ebuf)));
-			set_status(exit_for(res->ErrorCode));
+			kq_cli_set_status(kq_cli_exit_for(res->ErrorCode));
 			free(name);
 			continue;
 		}
@@ -849,7 +740,7 @@ cmd_describe(const struct opts *op)
 	topics = get_topics(op, op->args, op->n_args, op->n_args > 0, &n, &md);
 	if (n == 0 && op->n_args > 0) {
 		free(topics);
-		return exit_status;	/* all named topics are missing */
+		return kq_cli_exit_status;	/* all named topics are missing */
 	}
 	if (op->configs) {
 		int r = cmd_describe_configs(op, topics, n);
@@ -949,7 +840,7 @@ controller_call(int16_t api, int16_t our_max, int16_t our_min, const void *req,
 	for (tries = 0; tries < 3; tries++) {
 		r = kq_client_controller_conn(client, &conn);
 		if (r != 0)
-			die_client(r);
+			kq_cli_die_client(client, r);
 		v = kq_conn_version(conn, api, our_max);
 		if (v < our_min)
 			return KQ_ERR_UNSUPPORTED;
@@ -964,7 +855,7 @@ controller_call(int16_t api, int16_t our_max, int16_t our_min, const void *req,
 			return 0;
 		kq_debug("%s: not the controller; refreshing metadata", kq_conn_name(conn));
 		if ((r = kq_client_refresh(client, NULL)) < 0)
-			die_client(r);
+			kq_cli_die_client(client, r);
 	}
 	return 0;
 }
@@ -995,7 +886,7 @@ cmd_create(const struct opts *op)
 
 	r = kq_client_controller_conn(client, &conn);
 	if (r != 0)
-		die_client(r);
+		kq_cli_die_client(client, r);
 	v = kq_conn_version(conn, KQ_API_CREATE_TOPICS, 4);
 	ts = kq_xcalloc((size_t)op->n_args, sizeof(*ts));
 	cs = kq_xcalloc((size_t)op->n_cfg + 1, sizeof(*cs));
@@ -1024,7 +915,7 @@ cmd_create(const struct opts *op)
 	if (r == KQ_ERR_UNSUPPORTED)
 		kq_die(KQ_EXIT_FAIL, "the broker does not support CreateTopics");
 	if (r < 0)
-		kq_cli_exit(exit_for(r));
+		kq_cli_exit(kq_cli_exit_for(r));
 	for (i = 0; i < resp.Topics_count; i++) {
 		const struct kq_CreateTopicsResponse_CreatableTopicResult *t = &resp.Topics[i];
 		char *name = kq_str_dup(t->Name);
@@ -1039,20 +930,20 @@ cmd_create(const struct opts *op)
 			json_result(op, name, "exists");
 		} else if (t->ErrorCode == KQ_E_TOPIC_ALREADY_EXISTS) {
 			kq_error("topic '%s' already exists (add --if-not-exists to ignore)", name);
-			set_status(KQ_EXIT_CONFLICT);
+			kq_cli_set_status(KQ_EXIT_CONFLICT);
 		} else {
 			kq_error("cannot create topic '%s': %s", name,
 				 err_text(t->ErrorCode, t->ErrorMessage, ebuf, sizeof(ebuf)));
-			set_status(exit_for(t->ErrorCode));
+			kq_cli_set_status(kq_cli_exit_for(t->ErrorCode));
 		}
 		free(name);
 	}
 	if (resp.Topics_count < op->n_args) {
 		kq_error("the broker answered for %d of %d topics", resp.Topics_count, op->n_args);
-		set_status(KQ_EXIT_FAIL);
+		kq_cli_set_status(KQ_EXIT_FAIL);
 	}
 	kq_arena_free(&a);
-	return exit_status;
+	return kq_cli_exit_status;
 }
 
 /* ---- alter ---- */
@@ -1102,14 +993,14 @@ alter_partitions(const struct opts *op, const struct kq_md_topic *t)
 		return KQ_EXIT_FAIL;
 	}
 	if (r < 0)
-		return exit_for(r);
+		return kq_cli_exit_for(r);
 	r = 0;
 	for (i = 0; i < resp.Results_count; i++) {
 		if (resp.Results[i].ErrorCode) {
 			kq_error("cannot add partitions to '%s': %s", t->name,
 				 err_text(resp.Results[i].ErrorCode, resp.Results[i].ErrorMessage,
 					  ebuf, sizeof(ebuf)));
-			r = exit_for(resp.Results[i].ErrorCode);
+			r = kq_cli_exit_for(resp.Results[i].ErrorCode);
 		}
 	}
 	kq_arena_free(&a);
@@ -1154,7 +1045,7 @@ alter_configs_incremental(const struct opts *op, const char *topic, struct kq_co
 	if (r < 0) {
 		kq_error("IncrementalAlterConfigs: %s", kq_conn_errstr(conn));
 		kq_arena_free(&a);
-		return exit_for(r);
+		return kq_cli_exit_for(r);
 	}
 	r = 0;
 	for (i = 0; i < resp.Responses_count; i++) {
@@ -1162,7 +1053,7 @@ alter_configs_incremental(const struct opts *op, const char *topic, struct kq_co
 			kq_error("cannot change configs of '%s': %s", topic,
 				 err_text(resp.Responses[i].ErrorCode, resp.Responses[i].ErrorMessage,
 					  ebuf, sizeof(ebuf)));
-			r = exit_for(resp.Responses[i].ErrorCode);
+			r = kq_cli_exit_for(resp.Responses[i].ErrorCode);
 		}
 	}
 	kq_arena_free(&a);
@@ -1202,7 +1093,7 @@ alter_configs_full(const struct opts *op, const struct kq_md_topic *t, struct kq
 				 err_text(dr->ErrorCode, dr->ErrorMessage, ebuf, sizeof(ebuf)));
 			kq_arena_free(&a);
 			free(cs);
-			return exit_for(dr->ErrorCode);
+			return kq_cli_exit_for(dr->ErrorCode);
 		}
 		for (j = 0; j < dr->Configs_count; j++) {
 			const struct kq_DescribeConfigsResponse_DescribeConfigsResourceResult *c =
@@ -1251,7 +1142,7 @@ alter_configs_full(const struct opts *op, const struct kq_md_topic *t, struct kq
 	if (r < 0) {
 		kq_error("AlterConfigs: %s", kq_conn_errstr(conn));
 		kq_arena_free(&a2);
-		return exit_for(r);
+		return kq_cli_exit_for(r);
 	}
 	r = 0;
 	for (i = 0; i < resp.Responses_count; i++) {
@@ -1259,7 +1150,7 @@ alter_configs_full(const struct opts *op, const struct kq_md_topic *t, struct kq
 			kq_error("cannot change configs of '%s': %s", t->name,
 				 err_text(resp.Responses[i].ErrorCode, resp.Responses[i].ErrorMessage,
 					  ebuf, sizeof(ebuf)));
-			r = exit_for(resp.Responses[i].ErrorCode);
+			r = kq_cli_exit_for(resp.Responses[i].ErrorCode);
 		}
 	}
 	kq_arena_free(&a2);
@@ -1276,11 +1167,11 @@ cmd_alter(const struct opts *op)
 
 	topics = get_topics(op, op->args, 1, true, &n, &md);
 	if (n == 0)
-		return exit_status;
+		return kq_cli_exit_status;
 	if (op->n_cfg || op->n_del) {
 		r = kq_client_any_conn(client, &conn);
 		if (r != 0)
-			die_client(r);
+			kq_cli_die_client(client, r);
 		if (kq_conn_version(conn, KQ_API_INCREMENTAL_ALTER_CONFIGS, 0) == 0) {
 			r = alter_configs_incremental(op, topics[0]->name, conn);
 		} else if ((v = kq_conn_version(conn, KQ_API_ALTER_CONFIGS, 1)) >= 0) {
@@ -1291,17 +1182,17 @@ cmd_alter(const struct opts *op)
 			r = KQ_EXIT_FAIL;
 		}
 		if (r)
-			set_status(r);
+			kq_cli_set_status(r);
 	}
 	if (r == 0 && op->partitions > 0) {
 		r = alter_partitions(op, topics[0]);
 		if (r)
-			set_status(r);
+			kq_cli_set_status(r);
 	}
-	if (exit_status == 0)
+	if (kq_cli_exit_status == 0)
 		json_result(op, topics[0]->name, "altered");
 	free(topics);
-	return exit_status;
+	return kq_cli_exit_status;
 }
 
 /* ---- delete ---- */
@@ -1360,7 +1251,7 @@ cmd_delete(const struct opts *op)
 	if (r == KQ_ERR_UNSUPPORTED)
 		kq_die(KQ_EXIT_FAIL, "the broker does not support DeleteTopics");
 	if (r < 0)
-		kq_cli_exit(exit_for(r));
+		kq_cli_exit(kq_cli_exit_for(r));
 	for (i = 0; i < resp.Responses_count; i++) {
 		const struct kq_DeleteTopicsResponse_DeletableTopicResult *t = &resp.Responses[i];
 		char *name = kq_str_dup(t->Name);
@@ -1375,16 +1266,16 @@ cmd_delete(const struct opts *op)
 			json_result(op, name, "missing");
 		} else if (t->ErrorCode == KQ_E_UNKNOWN_TOPIC_OR_PARTITION) {
 			kq_error("topic '%s' does not exist", name);
-			set_status(KQ_EXIT_NOTFOUND);
+			kq_cli_set_status(KQ_EXIT_NOTFOUND);
 		} else {
 			kq_error("cannot delete topic '%s': %s", name,
 				 err_text(t->ErrorCode, t->ErrorMessage, ebuf, sizeof(ebuf)));
-			set_status(exit_for(t->ErrorCode));
+			kq_cli_set_status(kq_cli_exit_for(t->ErrorCode));
 		}
 		free(name);
 	}
 	kq_arena_free(&a);
-	return exit_status;
+	return kq_cli_exit_status;
 }
 
 /* ---- main ---- */
@@ -1394,7 +1285,9 @@ run(const struct opts *op)
 {
 	int r = 0;
 
-	connect_or_die(op);
+	client = kq_cli_connect(op->brokers, op->timeout_ms);
+	if (op->timeout_ms)
+		req_timeout = op->timeout_ms;
 	switch (op->cmd) {
 	case CMD_LIST: r = cmd_list(op); break;
 	case CMD_DESCRIBE: r = cmd_describe(op); break;
@@ -1403,7 +1296,7 @@ run(const struct opts *op)
 	case CMD_DELETE: r = cmd_delete(op); break;
 	}
 	kq_client_free(client);
-	return r ? r : exit_status;
+	return r ? r : kq_cli_exit_status;
 }
 
 int

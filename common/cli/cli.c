@@ -197,67 +197,6 @@ kq_usage_error(const char *fmt, ...)
 	exit(KQ_EXIT_USAGE);
 }
 
-/* Levenshtein distance, capped: anything above 3 is reported as 3. */
-static int
-edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	int prev[64], cur[64], best;
-
-	if (la >= 63 || lb >= 63)
-		return 3;
-	for (j = 0; j <= lb; j++)
-		prev[j] = (int)j;
-	for (i = 1; i <= la; i++) {
-		cur[0] = (int)i;
-		best = cur[0];
-		for (j = 1; j <= lb; j++) {
-			int d = prev[j - 1] + (a[i - 1] != b[j - 1]);
-
-			d = KQ_MIN(d, prev[j] + 1);
-			d = KQ_MIN(d, cur[j - 1] + 1);
-			cur[j] = d;
-			best = KQ_MIN(best, d);
-		}
-		if (best > 2)
-			return 3;
-		memcpy(prev, cur, (lb + 1) * sizeof(int));
-	}
-	return KQ_MIN(prev[lb], 3);
-}
-
-void
-kq_cli_unknown_option(const char *arg, int optopt_, const struct option *longopts)
-{
-	const char *best = NULL, *name;
-	char buf[128];
-	size_t n;
-	int d, bestd = 3;
-
-	/* getopt_long sets optopt to a long option's val for "--flag=x" errors */
-	if (!arg || strncmp(arg, "--", 2) != 0) {
-		if (optopt_ > 0 && optopt_ < 128)
-			kq_usage_error("unknown option -%c", optopt_);
-		kq_usage_error("unknown option %s", arg ? arg : "");
-	}
-	name = arg + 2;
-	n = strcspn(name, "=");
-	snprintf(buf, sizeof(buf), "%.*s", (int)KQ_MIN(n, sizeof(buf) - 1), name);
-	for (; longopts && longopts->name; longopts++) {
-		if (strcmp(buf, longopts->name) == 0 && name[n] == '=' &&
-		    longopts->has_arg == no_argument)
-			kq_usage_error("option --%s takes no value", buf);
-		d = edit_distance(buf, longopts->name);
-		if (d < bestd) {
-			bestd = d;
-			best = longopts->name;
-		}
-	}
-	if (best)
-		kq_usage_error("unknown option --%s (did you mean --%s?)", buf, best);
-	kq_usage_error("unknown option --%s", buf);
-}
-
 static void
 write_all(const unsigned char *p, size_t n)
 {

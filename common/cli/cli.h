@@ -79,14 +79,101 @@ KQ_PRINTF(1, 2) void kq_debug(const char *fmt, ...);
 KQ_PRINTF(1, 2) KQ_NORETURN void kq_usage_error(const char *fmt, ...);
 
 /*
- * Usage error for the unknown option arg (argv[optind - 1] after getopt_long
- * returned '?'; optopt is the short letter or 0): "unknown option --partiton
- * (did you mean --partitions?)" when a long option of longopts is within two
- * edits, then exit 2.  longopts is a getopt_long table (struct option).
+ * The option table (git's parse-options in spirit): each program describes
+ * every option once, and getopt_long's arrays, the option part of --help,
+ * the hidden --list-options and the usage errors all come from it.
+ *
+ *   static const struct kq_opt opts[] = {
+ *	KQ_OPT_SECTION("Connection:"),
+ *	KQ_OPT_VALUE('b', "brokers", 0, "HOST[:PORT][,...]", "bootstrap brokers"),
+ *	KQ_OPT_ALIAS(0, "bootstrap-server", 'b', "HOST[:PORT][,...]"),
+ *	KQ_OPT_VALUE(0, "timeout", OPT_TIMEOUT, "DUR", "give up after DUR\n(default 2m)"),
+ *	KQ_OPT_FLAG('e', "exit", 0, "stop at the end"),
+ *	KQ_OPT_END,
+ *   };
+ *
+ * key is what kq_opt_next returns for the option, given as a short letter
+ * or by its long name; 0 means short_name.  A long-only option takes a key
+ * of 256 or more; an alias takes the key of the option it stands for.
+ * help may hold several lines: --help indents the later ones to the help
+ * column.  A hidden entry (an alias such as --bootstrap-server or -F) is
+ * left out of --help but listed by --list-options, so the docs test still
+ * finds it in the man page.  A section (no names, help = its title) starts
+ * a group of options in --help after a blank line.  KQ_OPT_ALIAS is a
+ * hidden alias of an option that takes a value.
  */
+enum { KQ_OPT_NOARG, KQ_OPT_ARG, KQ_OPT_OPTARG };
+enum { KQ_OPT_HIDDEN = 1 };
+
+struct kq_opt {
+	int short_name;		/* 'b', or 0 */
+	const char *long_name;	/* "brokers" (no dashes), or NULL */
+	int key;		/* returned by kq_opt_next; 0 = short_name */
+	int arg;		/* KQ_OPT_NOARG, KQ_OPT_ARG, KQ_OPT_OPTARG */
+	const char *argname;	/* shown in --help: "N", "KEY=VAL"; NULL for none */
+	const char *help;	/* NULL only for hidden entries */
+	unsigned flags;		/* KQ_OPT_HIDDEN */
+};
+#define KQ_OPT_FLAG(s, l, key, help) { (s), (l), (key), KQ_OPT_NOARG, NULL, (help), 0 }
+#define KQ_OPT_VALUE(s, l, key, arg, help) { (s), (l), (key), KQ_OPT_ARG, (arg), (help), 0 }
+#define KQ_OPT_OPTIONAL(s, l, key, arg, help) { (s), (l), (key), KQ_OPT_OPTARG, (arg), (help), 0 }
+#define KQ_OPT_ALIAS(s, l, key, arg) { (s), (l), (key), KQ_OPT_ARG, (arg), NULL, KQ_OPT_HIDDEN }
+#define KQ_OPT_SECTION(title) { 0, NULL, 0, KQ_OPT_NOARG, NULL, (title), 0 }
+#define KQ_OPT_END { 0, NULL, 0, KQ_OPT_NOARG, NULL, NULL, 0 }
+
+/*
+ * Options several tools share, as table entries.  Their keys sit between
+ * the short letters and the tools' own keys (256 and up).
+ *   KQ_OPTS_CLIENT_CONNECT  -b/--brokers, its alias --bootstrap-server, and
+ *                           --timeout (default 2m): kq-produce, kq-consume
+ *   KQ_OPTS_CLIENT_CONFIG   --config FILE, its alias -F, --profile NAME
+ *   KQ_OPTS_HELP_VERSION    -h/--help, -V/--version
+ * (the admin tools' set is KQ_ADMIN_OPTS in admin.h).
+ */
+enum {
+	KQ_OPT_KEY_TIMEOUT = 128, KQ_OPT_KEY_CONFIG, KQ_OPT_KEY_PROFILE, KQ_OPT_KEY_JSON,
+	KQ_OPT_KEY_NO_HEADERS,
+};
+#define KQ_OPTS_CLIENT_CONNECT							\
+	KQ_OPT_VALUE('b', "brokers", 0, "HOST[:PORT][,...]",			\
+	  "bootstrap brokers (default: $KQ_BROKERS,\n"				\
+	  "else localhost:9092; port defaults to 9092)"),			\
+	KQ_OPT_ALIAS(0, "bootstrap-server", 'b', "HOST[:PORT][,...]"),		\
+	KQ_OPT_VALUE(0, "timeout", KQ_OPT_KEY_TIMEOUT, "DUR",			\
+	  "give up on an unreachable broker after DUR\n"			\
+	  "(default 2m; 0 = retry forever)")
+#define KQ_OPTS_CLIENT_CONFIG							\
+	KQ_OPT_VALUE(0, "config", KQ_OPT_KEY_CONFIG, "FILE",			\
+	  "client config file (default: $KQ_CONFIG, else\n"			\
+	  "~/.config/kq/config, else /etc/kq/config);\n"			\
+	  "keys are long option names; -F is an alias"),			\
+	KQ_OPT_ALIAS('F', NULL, KQ_OPT_KEY_CONFIG, "FILE"),			\
+	KQ_OPT_VALUE(0, "profile", KQ_OPT_KEY_PROFILE, "NAME",			\
+	  "use the [profile NAME] section of the file")
+#define KQ_OPTS_HELP_VERSION							\
+	KQ_OPT_FLAG('h', "help", 0, "print this help and exit"),		\
+	KQ_OPT_FLAG('V', "version", 0, "print the version and exit")
+
+/*
+ * getopt_long over table t (options may follow operands, as CLI.md section
+ * 1 says): the key of the next option, with optarg set, or -1 when the
+ * options end (argv[optind] is then the first operand).  Never returns for
+ *   --list-options  one line per option on stdout, "LONG SHORT ARG [hidden]"
+ *                   ("--brokers -b required", "- -J none"), exit 0;
+ *   a missing value "option '--partitions' needs a value" (or '-p'), exit 2;
+ *   an unknown one  "unknown option '--partiton' (did you mean
+ *                   '--partitions'?)", "option '--json' takes no value", exit 2.
+ * A program uses one table for all its calls.
+ */
+int kq_opt_next(int argc, char **argv, const struct kq_opt *t);
+/* The options of t as a getopt_long array (for kq_cli_config_argv). */
 struct option;
-KQ_NORETURN void kq_cli_unknown_option(const char *arg, int optopt,
-				       const struct option *longopts);
+const struct option *kq_opt_longopts(const struct kq_opt *t);
+/*
+ * The option part of --help on stdout: "  -b, --brokers ARG" padded to
+ * column col (or on a line of its own when longer), then the help lines.
+ */
+void kq_opt_help(const struct kq_opt *t, int col);
 
 /*
  * Progress display (CLI.md section 6).  in_place: draw line on stderr over

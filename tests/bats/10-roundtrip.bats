@@ -148,6 +148,13 @@ GEN="$BATS_TEST_DIRNAME/../fixtures/e2e/gen-lines"
 	kqc -t delims -e -D '|' > "$BATS_TEST_TMPDIR/out"
 	printf 'one|two|three|with\nnewline|second|' > "$BATS_TEST_TMPDIR/want"
 	assert_same_file "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/out"
+	# NUL delimiters on the way out: a NUL after each record.
+	kqc -t delims -e -0 > "$BATS_TEST_TMPDIR/out0"
+	printf 'one\0two\0three\0with\nnewline\0second\0' > "$BATS_TEST_TMPDIR/want0"
+	assert_same_file "$BATS_TEST_TMPDIR/want0" "$BATS_TEST_TMPDIR/out0"
+	kqc -t delims -e --null-data -c 2 > "$BATS_TEST_TMPDIR/out0"
+	printf 'one\0two\0' > "$BATS_TEST_TMPDIR/want0"
+	assert_same_file "$BATS_TEST_TMPDIR/want0" "$BATS_TEST_TMPDIR/out0"
 }
 
 @test "a consumer started before producing sees new records (follow mode)" {

@@ -42,6 +42,34 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 	done
 }
 
+@test "one wording for a missing value and an unknown option, from each program's table" {
+	local p long short
+	for p in $PROGS; do
+		# The first option of the table that takes a value and has a letter.
+		read -r long short < <("$p" --list-options | awk '$2 != "-" && $3 == "required" &&
+			$4 != "hidden" { print $1, $2; exit }')
+		[ -n "$long" ] || fail "$p --list-options: no option with a value"
+		run --separate-stderr "$p" "$long"
+		assert_status 2
+		[ "$stderr" = "$p: option '$long' needs a value"$'\n'"Try '$p --help'." ] ||
+			fail "$p $long: $stderr"
+		run --separate-stderr "$p" "$short"
+		assert_status 2
+		[ "$stderr" = "$p: option '$short' needs a value"$'\n'"Try '$p --help'." ] ||
+			fail "$p $short: $stderr"
+		run --separate-stderr "$p" --versio=1
+		assert_status 2
+		[ "$stderr" = "$p: unknown option '--versio' (did you mean '--version'?)"$'\n'"Try '$p --help'." ] ||
+			fail "$p --versio=1: $stderr"
+		run --separate-stderr "$p" --version=1
+		assert_status 2
+		[[ "$stderr" == "$p: option '--version' takes no value"$'\n'* ]] || fail "$p: $stderr"
+		run --separate-stderr "$p" -%
+		assert_status 2
+		[[ "$stderr" == "$p: unknown option '-%'"$'\n'* ]] || fail "$p -%: $stderr"
+	done
+}
+
 @test "bad option values are usage errors (exit 2)" {
 	create_topic usage -p 1
 	run --separate-stderr kqp -t usage -a 7 < /dev/null
@@ -122,6 +150,111 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 	assert_status 6
 }
 
+@test "-v adds debug lines and a summary; -q keeps errors but drops warnings" {
+	create_topic verb -p 1
+	run --separate-stderr kqp -v -t verb <<< "x"
+	assert_status 0
+	[[ "$stderr" == *"kq-produce: 1 record (0.0 MB) acknowledged in "* ]] || fail "produce -v: $stderr"
+	run --separate-stderr kqc --verbose -t verb -e
+	assert_status 0
+	[[ "$stderr" == *"kq-consume: debug: reached the end of 'verb' partition 0"* ]] ||
+		fail "consume -v: $stderr"
+	run --separate-stderr kqt -v list
+	assert_status 0
+	[[ "$stderr" == *"kq-topics: debug: connected to 127.0.0.1:$KQ_PORT"* ]] ||
+		fail "topics -v: $stderr"
+	run --separate-stderr timeout 60 kq-groups --verbose list
+	assert_status 0
+	[[ "$stderr" == *"kq-groups: debug: connected to 127.0.0.1:$KQ_PORT"* ]] ||
+		fail "groups -v: $stderr"
+	# -q: the warning goes, the result stays.
+	run --separate-stderr kqp -t verb -a 0 <<< "y"
+	[[ "$stderr" == *"kq-produce: warning: "* ]] || fail "no acks=0 warning: $stderr"
+	run --separate-stderr kqp --quiet -t verb -a 0 <<< "y"
+	assert_status 0
+	[ -z "$stderr" ] || fail "produce -q: $stderr"
+	run --separate-stderr kqc -t verb -o 100 -e
+	[[ "$stderr" == *"kq-consume: warning: "*outside* ]] || fail "no clamp warning: $stderr"
+	run --separate-stderr kqc -q -t verb -o 100 -e
+	assert_status 0
+	[ -z "$stderr" ] || fail "consume -q: $stderr"
+	# An unreachable broker: the retry warning goes, the error stays (exit 6).
+	for p in kq-topics kq-groups; do
+		run --separate-stderr timeout 30 "$p" --brokers 127.0.0.1:1 --timeout 1s list
+		assert_status 6
+		[[ "$stderr" == *"$p: warning: cannot reach any broker"* ]] || fail "$p: $stderr"
+		run --separate-stderr timeout 30 "$p" -q -b 127.0.0.1:1 --timeout 1s list
+		assert_status 6
+		[[ "$stderr" == "$p: "* && "$stderr" != *warning* ]] || fail "$p -q: $stderr"
+	done
+	run --separate-stderr timeout 30 kq-topics --quiet -b 127.0.0.1:1 --timeout 1s list
+	assert_status 6
+	[[ "$stderr" != *warning* ]] || fail "topics --quiet: $stderr"
+}
+
+@test "-b/--brokers beats KQ_BROKERS for every client tool" {
+	create_topic bflag -p 1
+	run --separate-stderr env KQ_BROKERS=127.0.0.1:1 timeout 60 \
+		kq-produce --brokers "$KQ_BROKERS" --timeout 5s -t bflag <<< "b"
+	assert_status 0
+	run --separate-stderr env KQ_BROKERS=127.0.0.1:1 timeout 60 \
+		kq-consume --brokers "$KQ_BROKERS" --timeout 5s -t bflag -e
+	assert_status 0
+	[ "$output" = b ]
+	run --separate-stderr env KQ_BROKERS=127.0.0.1:1 timeout 60 \
+		kq-consume --bootstrap-server "$KQ_BROKERS" --timeout 5s -t bflag -e
+	assert_status 0
+	[ "$output" = b ]
+	run --separate-stderr env KQ_BROKERS=127.0.0.1:1 timeout 60 \
+		kq-topics --brokers "$KQ_BROKERS" --timeout 5s list
+	assert_status 0
+	[[ "$output" == *bflag* ]] || fail "topics: $output"
+	run --separate-stderr env KQ_BROKERS=127.0.0.1:1 timeout 60 \
+		kq-groups --brokers "$KQ_BROKERS" --timeout 5s list
+	assert_status 0
+	run --separate-stderr env KQ_BROKERS=127.0.0.1:1 timeout 60 \
+		kq-groups -b "$KQ_BROKERS" --timeout 5s list
+	assert_status 0
+}
+
+# on_tty FILE CMD: run CMD (a shell command) with stdin, stdout and stderr
+# on a pseudo-terminal (script(1)), what it wrote to the terminal in FILE.
+on_tty() {
+	script -qfec "$2" /dev/null > "$1" 2>&1 < /dev/null
+}
+
+@test "progress: a line redrawn on a terminal, lines every 10s with --progress, none with --no-progress" {
+	create_topic prog -p 1
+	create_topic prog-p -p 1
+	seq 5 | kqp -t prog
+	# stderr a terminal, stdout not: the line is drawn in place until stopped.
+	on_tty "$BATS_TEST_TMPDIR/tty" "timeout -s INT 5 kq-consume -t prog > /dev/null" || :
+	grep -q $'\r\033\\[Kkq-consume: 5 written' "$BATS_TEST_TMPDIR/tty" ||
+		fail "no progress line on the terminal: $(od -c "$BATS_TEST_TMPDIR/tty" | head)"
+	on_tty "$BATS_TEST_TMPDIR/none" "timeout -s INT 5 kq-consume --no-progress -t prog > /dev/null" || :
+	! grep -q written "$BATS_TEST_TMPDIR/none" || fail "consume --no-progress drew progress"
+	on_tty "$BATS_TEST_TMPDIR/ptty" "(seq 3; sleep 2; seq 3) | kq-produce -t prog-p" ||
+		fail "kq-produce on a terminal failed: $(cat "$BATS_TEST_TMPDIR/ptty")"
+	grep -q 'kq-produce: .* acked' "$BATS_TEST_TMPDIR/ptty" ||
+		fail "no produce progress on the terminal: $(cat "$BATS_TEST_TMPDIR/ptty")"
+	on_tty "$BATS_TEST_TMPDIR/pnone" "(seq 3; sleep 2; seq 3) | kq-produce --no-progress -t prog-p" ||
+		fail "kq-produce --no-progress failed: $(cat "$BATS_TEST_TMPDIR/pnone")"
+	! grep -q acked "$BATS_TEST_TMPDIR/pnone" || fail "produce --no-progress drew progress"
+	# --progress without a terminal: plain lines every 10s, so wait for one.
+	kq-consume --progress -t prog > /dev/null 2> "$BATS_TEST_TMPDIR/err" &
+	pid=$!
+	track_pid "$pid"
+	for _ in $(seq 300); do
+		grep -q 'written' "$BATS_TEST_TMPDIR/err" && break
+		sleep 0.1
+	done
+	kill -TERM "$pid"
+	wait_pid_gone "$pid" 15 || fail "kq-consume ignored SIGTERM"
+	grep -qx 'kq-consume: 5 written .*' "$BATS_TEST_TMPDIR/err" ||
+		fail "no progress line: $(cat "$BATS_TEST_TMPDIR/err")"
+	! grep -q $'\r' "$BATS_TEST_TMPDIR/err" || fail "drawn in place although not a terminal"
+}
+
 @test "stdout carries data only: a successful produce prints nothing" {
 	create_topic quiet -p 1
 	run --separate-stderr kqp -t quiet <<< "data"
@@ -139,6 +272,12 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 	run --separate-stderr kq-consume --show-config
 	assert_status 0
 	[[ "$output$stderr" == *"$KQ_BROKERS"* ]] || fail "KQ_BROKERS not shown: $output $stderr"
+	run --separate-stderr kq-produce --show-config -a 1 -z gzip
+	assert_status 0
+	[[ "$output" == *"brokers = $KQ_BROKERS"* ]] || fail "produce --show-config: $output"
+	[[ "$output" == *"acks = 1"* && "$output" == *"compression = gzip"* ]] ||
+		fail "produce --show-config: $output"
+	[ -z "$stderr" ] || fail "stderr: $stderr"
 }
 
 @test "SIGTERM stops a following consumer cleanly with status 143" {
@@ -178,6 +317,13 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 	run --separate-stderr env -u KQ_BROKERS KQ_CONFIG="$cfg" KQ_PROFILE=here kq-consume -t cfgt -e
 	assert_status 0
 	[ "$output" = "$(printf 'a\nb\nc\nd')" ] || fail "got: $output"
+	run --separate-stderr env -u KQ_BROKERS kq-consume --config "$cfg" --profile here -t cfgt -e
+	assert_status 0
+	[ "$output" = "$(printf 'a\nb\nc\nd')" ] || fail "consume --config: $output"
+	run --separate-stderr env -u KQ_BROKERS timeout 60 kq-groups --config "$cfg" --profile here list
+	assert_status 0
+	run --separate-stderr env -u KQ_BROKERS timeout 60 kq-groups --config "$cfg" list
+	assert_status 6
 	# Bad lines, a missing profile and a missing file are usage errors.
 	printf 'brokers\n' > "$BATS_TEST_TMPDIR/bad"
 	run --separate-stderr kq-produce --config "$BATS_TEST_TMPDIR/bad" -t cfgt < /dev/null
@@ -187,4 +333,32 @@ PROGS="kq-produce kq-consume kq-topics kq-groups kq-broker"
 	assert_status 2
 	run --separate-stderr kq-produce --config "$BATS_TEST_TMPDIR/none" -t cfgt < /dev/null
 	assert_status 2
+}
+
+@test "kq-broker: --config, --id names the node, -v logs requests, -z is refused (restarts: last)" {
+	run --separate-stderr kq-broker -z 127.0.0.1:2181 --data-dir "$BATS_TEST_TMPDIR/zk"
+	assert_status 2
+	[[ "$stderr" == *"cluster mode (-z 127.0.0.1:2181) is not implemented yet"* ]] ||
+		fail "-z: $stderr"
+	run --separate-stderr kq-broker --zookeeper 127.0.0.1:2181 --data-dir "$BATS_TEST_TMPDIR/zk"
+	assert_status 2
+	# --config reads server.properties keys; a bad value is exit 2.
+	printf 'num.partitions=many\n' > "$BATS_TEST_TMPDIR/bad.properties"
+	run --separate-stderr kq-broker --config "$BATS_TEST_TMPDIR/bad.properties" \
+		--data-dir "$BATS_TEST_TMPDIR/bad"
+	assert_status 2
+	[[ "$stderr" == *num.partitions* ]] || fail "bad --config: $stderr"
+	printf '# kq-broker test\nnum.partitions=3\n' > "$BATS_TEST_TMPDIR/server.properties"
+	stop_broker
+	KQ_DATA_DIR=$BATS_TEST_TMPDIR/node7 start_broker --id 7 -v \
+		--config "$BATS_TEST_TMPDIR/server.properties"
+	grep -q 'ready on 127.0.0.1:[0-9]* (node 7,' "$(broker_log)" || fail "ready line"
+	run --separate-stderr kqt create seven
+	assert_status 0
+	run --separate-stderr kqt describe seven --no-headers
+	assert_status 0
+	[ "${#lines[@]}" -eq 3 ] || fail "num.partitions=3 from --config: $output"
+	[[ "$output" =~ ^seven\ +0\ +7\ +7\ +7\  ]] || fail "leader is not node 7: $output"
+	grep -q "kq-broker: debug: .*CreateTopics v[0-9]* corr [0-9]* client 'kq-topics'" "$(broker_log)" ||
+		fail "no request logged with -v: $(tail -5 "$(broker_log)")"
 }

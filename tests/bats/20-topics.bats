@@ -210,6 +210,37 @@ print(n)' "$BATS_TEST_TMPDIR/j"
 	[[ "$output" == "40 "*"not a list"* ]] || fail "append to a scalar: $output"
 }
 
+@test "create -r/--replication-factor; describe --under-replicated; --config-file" {
+	run --separate-stderr kqt create rf1 -r 1 -p 2
+	assert_status 0
+	run --separate-stderr kqt create rf1b --replication-factor 1
+	assert_status 0
+	run --separate-stderr kqt describe rf1 --no-headers
+	assert_status 0
+	[ "${#lines[@]}" -eq 2 ] || fail "describe: $output"
+	[[ "${lines[0]}" =~ ^rf1\ +0\ +0\ +0\ +0\  ]] || fail "replicas: ${lines[0]}"
+	# A standalone broker has one node: two replicas cannot be placed.
+	run --separate-stderr kqt create rf2 --replication-factor 2
+	assert_status 1
+	[[ "$stderr" == *"cannot create topic 'rf2'"* ]] || fail "stderr: $stderr"
+	run --separate-stderr kqt create rf0 -r 0
+	assert_status 2
+	# Every partition has its one replica in sync: none is under-replicated.
+	run --separate-stderr kqt describe rf1 --under-replicated --no-headers
+	assert_status 0
+	[ -z "$output" ] || fail "under-replicated: $output"
+	run --separate-stderr kqt describe --under-replicated
+	assert_status 0
+	[ "${#lines[@]}" -eq 1 ] || fail "more than the header: $output"
+	# --config-file (-F in 15-cli) names the client config file.
+	printf 'brokers = %s\n' "$KQ_BROKERS" > "$BATS_TEST_TMPDIR/cfg"
+	run --separate-stderr env -u KQ_BROKERS timeout 60 kq-topics --config-file "$BATS_TEST_TMPDIR/cfg" list
+	assert_status 0
+	[[ "$output" == *rf1b* ]] || fail "list: $output"
+	run --separate-stderr env -u KQ_BROKERS timeout 60 kq-topics --config-file "$BATS_TEST_TMPDIR/none" list
+	assert_status 2
+}
+
 @test "topics survive a broker restart" {
 	kqt create durable-topic -p 3 -c retention.ms=3600000
 	printf 'kept\n' | kqp -t durable-topic -p 2

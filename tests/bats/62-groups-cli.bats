@@ -251,6 +251,26 @@ committed_are() {
 	assert_status 3
 }
 
+@test "describe --all shows every group, as naming them does" {
+	create_topic allt -p 2
+	produce allt 0 1 4
+	produce allt 1 5 6
+	kqg reset gall1 -t allt --to-offset 1 --execute > /dev/null 2>&1
+	kqg reset gall2 -t allt:1 --to-earliest --execute > /dev/null 2>&1
+	run --separate-stderr kqg describe gall1 gall2 --no-headers
+	assert_status 0
+	[ "${#lines[@]}" -eq 3 ] || fail "describe gall1 gall2: $output"
+	# Columns are as wide as the widest row: compare the cells.
+	printf '%s\n' "$output" | tr -s ' ' > "$BATS_TEST_TMPDIR/named"
+	run --separate-stderr kqg describe --all --no-headers
+	assert_status 0
+	printf '%s\n' "$output" | grep -E '^gall[12] ' | tr -s ' ' > "$BATS_TEST_TMPDIR/all" ||
+		fail "describe --all: $output"
+	assert_same_file "$BATS_TEST_TMPDIR/named" "$BATS_TEST_TMPDIR/all"
+	run --separate-stderr kqg describe --all gall1
+	assert_status 2
+}
+
 @test "usage errors exit 2" {
 	run --separate-stderr kqg
 	assert_status 2

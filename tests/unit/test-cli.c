@@ -1,9 +1,10 @@
 /*
  * test-cli.c - the CLI value parsers (integers, durations, sizes, escapes,
- * timestamps, broker lists) and the client's frame handling against a fake
- * broker on a socketpair-like loopback listener.
+ * timestamps, broker lists), the option table, and the client's frame
+ * handling against a fake broker on a socketpair-like loopback listener.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -574,6 +575,66 @@ test_client_timeout(void)
 	kq_client_free(cl);
 }
 
+enum { K_TOPIC = 256, K_STATE };
+
+static const struct kq_opt table[] = {
+	KQ_OPT_SECTION("Connection:"),
+	KQ_OPTS_CLIENT_CONNECT,
+	KQ_OPT_VALUE(0, "topic", K_TOPIC, "TOPIC", "the topic"),
+	KQ_OPT_OPTIONAL(0, "state", K_STATE, "STATE", "a state"),
+	KQ_OPT_FLAG('J', NULL, 0, "json"),
+	KQ_OPT_FLAG('e', "exit", 0, "exit"),
+	KQ_OPTS_CLIENT_CONFIG,
+	KQ_OPT_END,
+};
+
+/* What kq_opt_next returns for argv, each key with its value: "b=h1 T=x ...". */
+static void
+next_all(char **argv, char *out, size_t len)
+{
+	int argc = 0, c;
+	size_t n = 0;
+
+	while (argv[argc])
+		argc++;
+	optind = 0;	/* glibc: start over */
+	out[0] = '\0';
+	while ((c = kq_opt_next(argc, argv, table)) != -1 && n < len)
+		n += (size_t)snprintf(out + n, len - n, "%s%d=%s", n ? " " : "", c,
+				      optarg ? optarg : "-");
+	if (n < len)
+		snprintf(out + n, len - n, " | %s", optind < argc ? argv[optind] : "");
+}
+
+static void
+test_opt_table(void)
+{
+	char *argv[] = {
+		"prog", "-b", "h1", "op1", "--bootstrap-server=h2", "-F", "f", "--timeout", "5s",
+		"-eJ", "--top", "t", "--state", "--state=s", "--profile", "p", NULL,
+	};
+	const struct option *lo = kq_opt_longopts(table);
+	char want[256], got[256];
+	int n = 0;
+
+	next_all(argv, got, sizeof(got));
+	/* Aliases give the key of their option, short letters theirs, long-only
+	 * options their key; an abbreviation is the option; operands move last. */
+	snprintf(want, sizeof(want), "98=h1 98=h2 %d=f %d=5s 101=- 74=- %d=t %d=- %d=s %d=p | op1",
+		 KQ_OPT_KEY_CONFIG, KQ_OPT_KEY_TIMEOUT, K_TOPIC, K_STATE, K_STATE,
+		 KQ_OPT_KEY_PROFILE);
+	T_STREQ(got, want);
+	/* The getopt_long array: every long name once, plus --list-options. */
+	for (; lo[n].name; n++)
+		;
+	T_EQ(n, 9);
+	T_STREQ(lo[0].name, "brokers");
+	T_EQ(lo[0].has_arg, required_argument);
+	T_EQ(lo[1].val, 'b');
+	T_EQ(lo[4].has_arg, optional_argument);
+	T_STREQ(lo[n - 1].name, "list-options");
+}
+
 int
 main(void)
 {
@@ -583,6 +644,7 @@ main(void)
 	T_RUN(test_escapes);
 	T_RUN(test_times);
 	T_RUN(test_brokers);
+	T_RUN(test_opt_table);
 	T_RUN(test_backoff);
 	T_RUN(test_conn_pipelined);
 	T_RUN(test_conn_hostile);
