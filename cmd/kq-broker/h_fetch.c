@@ -231,6 +231,9 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 				pb = evbuffer_new();
 				if (!pb)
 					kq_fatalx("out of memory");
+				/* It ends up in a socket's output: file segments
+				 * added now are sent with sendfile, not mapped. */
+				evbuffer_set_flags(pb, EVBUFFER_FLAG_DRAINS_TO_FD);
 				if ((f->err = part_records(pb, f->sl, f->nslice)) != 0) {
 					evbuffer_free(pb);
 					pb = NULL;
