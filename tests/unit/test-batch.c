@@ -637,6 +637,15 @@ test_bomb(void)
 	d.len = 0;
 	T_EQ(kq_decompress(KQ_CODEC_SNAPPY, c.buf, c.len, &d, (size_t)64 << 20),
 	     KQ_ERR_TOO_LARGE);
+	/* a zstd frame asking for a 128 MiB window to hold one byte: the
+	 * decoder would allocate the window from the header alone */
+	kq_buf_reset(&c);
+	kq_buf_add(&c, "\x28\xb5\x2f\xfd\x00\x88\x09\x00\x00x", 10);
+	d.len = 0;
+	T_EQ(kq_decompress(KQ_CODEC_ZSTD, c.buf, c.len, &d, (size_t)1 << 20), KQ_ERR_TOO_LARGE);
+	T_EQ(kq_decompress(KQ_CODEC_ZSTD, c.buf, c.len, &d, (size_t)256 << 20), 0);
+	T_EQ(d.len, 1);
+	d.len = 0;
 	/* garbage and empty input */
 	for (i = 1; i < KQ_ARRAY_LEN(codecs); i++) {
 		T_EQ(kq_decompress(codecs[i], "", 0, &d, 1000), KQ_ERR_CORRUPT);
