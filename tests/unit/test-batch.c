@@ -731,6 +731,8 @@ test_records_check(void)
 		keyless = -1;
 		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, &keyless), 0);
 		T_EQ(keyless, 10);	/* i % 5 == 0 */
+		if (codecs[i] == KQ_CODEC_NONE)
+			T_EQ(scratch.cap, 0);	/* the plain walk allocates nothing */
 		/* the same batch again: the scratch buffer is reused as it is */
 		kept = scratch.buf;
 		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), 0);
