@@ -36,6 +36,8 @@ test	bsdextrautils		col
 test	bsdutils		script
 test	diffutils		cmp
 test	coreutils		timeout
+test	lz4			lz4
+test	zstd			zstd
 lint	shellcheck		shellcheck
 bench	kcat			kcat
 bench	redis-server		redis-server

@@ -212,8 +212,6 @@ void flush_all_sync(void);
 int cleaner_start(struct event_base *base);
 /* Cancel and join the worker (before topics_close_all). */
 void cleaner_stop(void);
-/* Every record of the batch has a key (compacted topics refuse others). */
-bool cleaner_all_keyed(const unsigned char *p, size_t n);
 
 /* ---- connections and responses (server.c) ---- */
 

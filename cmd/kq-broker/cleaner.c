@@ -21,7 +21,6 @@
 #include "broker.h"
 
 #define RETAIN_MAX_SEGS 64		/* per partition and tick */
-#define KEYCHECK_MAX (64 << 20)		/* decompressed bytes checked per batch */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -270,26 +269,4 @@ cleaner_stop(void)
 	event_free(backoff);
 	event_free(done_ev);
 	timer = backoff = done_ev = NULL;
-}
-
-bool
-cleaner_all_keyed(const unsigned char *p, size_t n)
-{
-	struct kq_batch_iter it = { 0 };
-	struct kq_record rec;
-	bool ok = true;
-	int rc;
-
-	it.max_decompressed = KEYCHECK_MAX;
-	if (kq_batch_iter_init(&it, p, n) < 0) {
-		kq_batch_iter_free(&it);
-		return false;
-	}
-	while ((rc = kq_batch_iter_next(&it, &rec)) == 1)
-		if (rec.key.len < 0) {
-			ok = false;
-			break;
-		}
-	kq_batch_iter_free(&it);
-	return ok && rc >= 0;
 }

@@ -28,6 +28,15 @@ struct pprod {
 
 static struct pprod *pending;
 
+/*
+ * Where compressed batches are inflated to be checked: one for the broker
+ * (the loop thread owns it), kept between batches up to INFLATE_KEEP so the
+ * steady state allocates nothing; a bigger one (up to KQ_BATCH_INFLATE_MAX)
+ * is freed after its request.
+ */
+static struct kq_buf inflate_buf;
+#define INFLATE_KEEP ((size_t)4 << 20)
+
 static void
 pprod_answer(struct pprod *pp)
 {
@@ -102,6 +111,7 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 	struct kq_batch_hdr h;
 	struct topic *t;
 	int64_t dup_first, dup_last;
+	int32_t keyless;
 	int rc;
 
 	if (!p)
@@ -119,8 +129,13 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 		return (int16_t)(rc > 0 ? rc : KQ_E_CORRUPT_MESSAGE);
 	if (rq->version < 7 && (h.Attributes & KQ_ATTR_CODEC_MASK) == KQ_CODEC_ZSTD)
 		return KQ_E_UNSUPPORTED_COMPRESSION_TYPE;
+	/* Every record, as Kafka's LogValidator: what is stored can be read. */
+	rc = kq_batch_check_records(rec.p, (size_t)rec.len, &h, &inflate_buf,
+				    KQ_BATCH_INFLATE_MAX, &keyless);
+	if (rc)
+		return (int16_t)rc;
 	/* Kafka's rule; clients before v8 do not know INVALID_RECORD. */
-	if ((t->tc.cleanup_policy & POLICY_COMPACT) && !cleaner_all_keyed(rec.p, (size_t)rec.len))
+	if ((t->tc.cleanup_policy & POLICY_COMPACT) && keyless > 0)
 		return rq->version >= 8 ? KQ_E_INVALID_RECORD : KQ_E_CORRUPT_MESSAGE;
 	rc = producer_check(p, &h, &dup_first, &dup_last);
 	if (rc == PRODUCER_DUPLICATE) {
@@ -228,6 +243,8 @@ h_produce(struct req *rq)
 			}
 		}
 	}
+	if (inflate_buf.cap > INFLATE_KEEP)
+		kq_buf_free(&inflate_buf);
 	if (m.Acks == 0) {
 		/* No response; Kafka closes the connection to signal a failed acks=0 produce. */
 		kq_arena_free(&pp->arena);

@@ -7,7 +7,6 @@
 
 #include "proto.h"
 
-#define DEFAULT_MAX_DECOMPRESSED ((size_t)64 * 1024 * 1024)
 /* length(5) + attributes(1) + timestampDelta(10) + offsetDelta(5), as Kafka */
 #define MAX_RECORD_OVERHEAD 21
 
@@ -130,7 +129,7 @@ kq_batch_iter_init(struct kq_batch_iter *it, const unsigned char *p, size_t n)
 	int codec, err;
 
 	memset(it, 0, sizeof(*it));
-	it->max_decompressed = cap ? cap : DEFAULT_MAX_DECOMPRESSED;
+	it->max_decompressed = cap ? cap : KQ_BATCH_INFLATE_MAX;
 	kq_rd_init(&it->r, NULL, 0);
 	if ((err = kq_batch_hdr_parse(p, n, &it->hdr)) != 0)
 		goto fail;
@@ -188,53 +187,68 @@ rd_varbytes(struct kq_rd *r, bool nullable)
 	return (struct kq_bytes){ p, len };
 }
 
-int
-kq_batch_iter_next(struct kq_batch_iter *it, struct kq_record *rec)
+/*
+ * One record at r, as Kafka's DefaultRecord.readFrom reads it: a length,
+ * then attributes, deltas, key, value and headers filling exactly that
+ * length.  Key and value may be null (-1), header keys may not; any other
+ * negative length, a varint past 5 bytes, a header count the bytes cannot
+ * hold or a byte left over is KQ_ERR_CORRUPT.  Views point into r's bytes.
+ */
+static int
+record_read(struct kq_rd *r, struct kq_record *rec, int64_t *ts_delta, int32_t *offset_delta)
 {
 	struct kq_rd rr, hr;
 	struct kq_record_header h;
-	int32_t len, offset_delta, i;
-	int64_t ts_delta;
+	int32_t len, i;
 	const unsigned char *body;
-	int err;
 
-	if (it->r.err)
-		return it->r.err;
-	if (it->left <= 0)
-		return 0;
-	len = kq_rd_varint(&it->r);
-	if (!it->r.err && len < 0)
-		kq_rd_fail(&it->r, KQ_ERR_CORRUPT);
-	body = it->r.err ? NULL : kq_rd_raw(&it->r, (size_t)len);
+	len = kq_rd_varint(r);
+	if (!r->err && len < 0)
+		kq_rd_fail(r, KQ_ERR_CORRUPT);
+	body = r->err ? NULL : kq_rd_raw(r, (size_t)len);
 	if (body == NULL)
-		return it->r.err ? it->r.err : KQ_ERR_CORRUPT;
+		return r->err ? r->err : KQ_ERR_CORRUPT;
 
 	kq_rd_init(&rr, body, (size_t)len);
 	(void)kq_rd_i8(&rr);	/* record attributes: unused */
-	ts_delta = kq_rd_varlong(&rr);
-	offset_delta = kq_rd_varint(&rr);
+	*ts_delta = kq_rd_varlong(&rr);
+	*offset_delta = kq_rd_varint(&rr);
 	rec->key = rd_varbytes(&rr, true);
 	rec->value = rd_varbytes(&rr, true);
 	rec->header_count = kq_rd_varint(&rr);
 	if (!rr.err && rec->header_count < 0)
 		kq_rd_fail(&rr, KQ_ERR_CORRUPT);
 	if (rr.err)
-		goto bad;
+		return KQ_ERR_CORRUPT;
 	/* Headers run to the end of the record; walk them now so that callers
 	 * of kq_header_next meet only well-formed bytes, and so that a record
 	 * whose declared length disagrees with its contents is refused, as
-	 * Kafka does. */
+	 * Kafka does.  Each header takes at least 2 bytes, so a count of
+	 * 2^31-1 ends at the first missing one. */
 	rec->headers = (struct kq_bytes){ rr.p, (int32_t)kq_rd_left(&rr) };
 	kq_rd_init(&hr, rr.p, kq_rd_left(&rr));
-	for (i = 0; i < rec->header_count; i++) {
-		if ((err = kq_header_next(&hr, &h)) != 1) {
-			kq_rd_fail(&rr, err < 0 ? err : KQ_ERR_CORRUPT);
-			goto bad;
-		}
-	}
-	if (kq_rd_left(&hr) != 0) {
-		kq_rd_fail(&rr, KQ_ERR_CORRUPT);
-		goto bad;
+	for (i = 0; i < rec->header_count; i++)
+		if (kq_header_next(&hr, &h) != 1)
+			return KQ_ERR_CORRUPT;
+	return kq_rd_left(&hr) == 0 ? 0 : KQ_ERR_CORRUPT;
+}
+
+int
+kq_batch_iter_next(struct kq_batch_iter *it, struct kq_record *rec)
+{
+	int32_t offset_delta;
+	int64_t ts_delta;
+
+	if (it->r.err)
+		return it->r.err;
+	if (it->left <= 0)
+		return 0;
+	if (record_read(&it->r, rec, &ts_delta, &offset_delta) != 0) {
+		/* A record cut short inside its declared length is corrupt, not
+		 * a truncated batch: the batch length vouched for the bytes. */
+		kq_rd_fail(&it->r, KQ_ERR_CORRUPT);
+		it->left = 0;
+		return it->r.err;
 	}
 	rec->offset = add64(it->hdr.BaseOffset, offset_delta);
 	if (it->hdr.Attributes & KQ_ATTR_LOG_APPEND_TIME)
@@ -243,12 +257,57 @@ kq_batch_iter_next(struct kq_batch_iter *it, struct kq_record *rec)
 		rec->timestamp = add64(it->hdr.BaseTimestamp, ts_delta);
 	it->left--;
 	return 1;
-bad:
-	/* A record cut short inside its declared length is corrupt, not a
-	 * truncated batch: the batch length already vouched for the bytes. */
-	kq_rd_fail(&it->r, KQ_ERR_CORRUPT);
-	it->left = 0;
-	return it->r.err;
+}
+
+int
+kq_records_check(const unsigned char *p, size_t n, int32_t count, int32_t *keyless)
+{
+	struct kq_rd r;
+	struct kq_record rec;
+	int32_t i, nokey = 0, offset_delta;
+	int64_t ts_delta;
+
+	kq_rd_init(&r, p, n);
+	for (i = 0; i < count; i++) {
+		if (record_read(&r, &rec, &ts_delta, &offset_delta) != 0)
+			return KQ_E_INVALID_RECORD;
+		nokey += rec.key.len < 0;
+	}
+	if (kq_rd_left(&r) != 0)
+		return KQ_E_INVALID_RECORD;	/* more records than counted */
+	if (keyless)
+		*keyless = nokey;
+	return 0;
+}
+
+int
+kq_batch_check_records(const unsigned char *p, size_t n, const struct kq_batch_hdr *h,
+		       struct kq_buf *scratch, size_t max_inflated, int32_t *keyless)
+{
+	int codec = h->Attributes & KQ_ATTR_CODEC_MASK;
+
+	if (n < KQ_BATCH_HEADER_SIZE)
+		return KQ_E_INVALID_RECORD;
+	p += KQ_BATCH_HEADER_SIZE;
+	n -= KQ_BATCH_HEADER_SIZE;
+	if (codec != KQ_CODEC_NONE) {
+		kq_buf_reset(scratch);
+		switch (kq_decompress(codec, p, n, scratch, max_inflated)) {
+		case 0:
+			break;
+		case KQ_ERR_TOO_LARGE:
+			return KQ_E_MESSAGE_TOO_LARGE;
+		case KQ_ERR_CORRUPT:
+			return KQ_E_CORRUPT_MESSAGE;
+		case KQ_ERR_UNSUPPORTED:
+			return KQ_E_UNSUPPORTED_COMPRESSION_TYPE;
+		default:
+			return KQ_E_UNKNOWN_SERVER_ERROR;	/* the codec library failed */
+		}
+		p = scratch->buf;
+		n = scratch->len;
+	}
+	return kq_records_check(p, n, h->RecordsCount, keyless);
 }
 
 void

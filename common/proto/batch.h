@@ -100,6 +100,38 @@ bool kq_batch_crc_ok(const unsigned char *p, size_t n);
 int kq_batch_validate(const unsigned char *p, size_t n, size_t max_bytes,
 		      struct kq_batch_hdr *h);
 
+/*
+ * The most a compressed batch may inflate to: what the broker accepts on
+ * produce (MESSAGE_TOO_LARGE past it, whatever max.message.bytes says) and
+ * the iterator's default cap, so every batch stored can be read back.
+ */
+#define KQ_BATCH_INFLATE_MAX ((size_t)64 << 20)
+
+/*
+ * The cheap walk over n bytes of uncompressed records (a batch's records
+ * section): exactly count records, each parsing as Kafka's DefaultRecord
+ * does (varints of at most 5/10 bytes, key/value lengths >= -1 and inside
+ * the record, a header count the bytes can hold, header keys not null, no
+ * byte left in a record nor after the last).  No allocation; O(n) whatever
+ * count claims.  0, or INVALID_RECORD.  Records with a null key are
+ * counted into *keyless (may be NULL) for compacted topics.
+ */
+int kq_records_check(const unsigned char *p, size_t n, int32_t count, int32_t *keyless);
+
+/*
+ * The records of one produced batch that kq_batch_validate accepted (h is
+ * its header): a compressed batch is decompressed into *scratch (reset
+ * first, grown as output arrives, never past max_inflated + 1 bytes: the
+ * caller keeps it for the next batch), then kq_records_check.  0 or a
+ * Kafka error: INVALID_RECORD (records do not parse or disagree with
+ * RecordsCount), CORRUPT_MESSAGE (codec data corrupt or cut short),
+ * MESSAGE_TOO_LARGE (inflates past max_inflated, or a snappy block claims
+ * more), UNKNOWN_SERVER_ERROR (the codec library failed).  Views into
+ * *scratch are not kept.
+ */
+int kq_batch_check_records(const unsigned char *p, size_t n, const struct kq_batch_hdr *h,
+			   struct kq_buf *scratch, size_t max_inflated, int32_t *keyless);
+
 /* One record of a batch.  Views point into the batch or the iterator's buffer. */
 struct kq_record {
 	int64_t offset;
@@ -117,7 +149,8 @@ struct kq_record_header {
 
 /*
  * Iterate the records of one batch.  Compressed batches are decompressed
- * into it->buf (at most max_decompressed bytes, else KQ_ERR_TOO_LARGE).
+ * into it->buf (at most max_decompressed bytes, else KQ_ERR_TOO_LARGE;
+ * 0 means KQ_BATCH_INFLATE_MAX).
  */
 struct kq_batch_iter {
 	struct kq_batch_hdr hdr;

@@ -13,6 +13,7 @@
 #include <snappy-c.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "proto.h"
 
@@ -252,6 +253,24 @@ zstd_compress(const void *in, size_t n, struct kq_buf *out)
 	return 0;
 }
 
+/*
+ * The largest window a frame may ask for: the decoder allocates it from the
+ * frame header alone, so a 100-byte frame could cost 128 MiB (fuzz-batch
+ * found it).  No frame needs a window beyond what it may produce; 1 MiB is
+ * allowed whatever the cap, and never more than zstd's own default limit.
+ */
+#define ZSTD_WINDOW_LOG_DEFAULT 27	/* zstd's ZSTD_WINDOWLOG_LIMIT_DEFAULT (experimental API) */
+
+static int
+zstd_window_log(size_t max_out)
+{
+	int log = 20;
+
+	while (log < ZSTD_WINDOW_LOG_DEFAULT && ((size_t)1 << log) < max_out)
+		log++;
+	return log;
+}
+
 /* Streaming, so frames without a content size (most producers) work too. */
 static int
 zstd_decompress(const void *in, size_t n, struct kq_buf *out, size_t max_out)
@@ -264,6 +283,11 @@ zstd_decompress(const void *in, size_t n, struct kq_buf *out, size_t max_out)
 
 	if (dctx == NULL)
 		return KQ_ERR_IO;
+	if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax,
+						zstd_window_log(max_out)))) {
+		ZSTD_freeDCtx(dctx);
+		return KQ_ERR_IO;
+	}
 	for (;;) {
 		room = out_room(out, start, max_out, n * 4);
 		if (room == 0) {
@@ -273,7 +297,8 @@ zstd_decompress(const void *in, size_t n, struct kq_buf *out, size_t max_out)
 		ob = (ZSTD_outBuffer){ out->buf + out->len, room, 0 };
 		rc = ZSTD_decompressStream(dctx, &ob, &ib);
 		if (ZSTD_isError(rc)) {
-			err = KQ_ERR_CORRUPT;
+			err = ZSTD_getErrorCode(rc) == ZSTD_error_frameParameter_windowTooLarge ?
+				      KQ_ERR_TOO_LARGE : KQ_ERR_CORRUPT;
 			break;
 		}
 		out->len += ob.pos;

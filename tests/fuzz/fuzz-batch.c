@@ -2,9 +2,13 @@
  * fuzz-batch.c - libFuzzer target for RecordBatch v2 validation and
  * iteration.  Input: one flag byte, then the batch bytes.  Flag bit 0
  * rewrites the CRC before validating, so the fuzzer gets past the checksum
- * into the checks behind it.  The iterator runs on every input, valid or
- * not (consumers iterate fetched bytes without validating them), with
- * decompression capped at 1 MiB.  Records that iterate cleanly are rebuilt
+ * into the checks behind it.  A batch kq_batch_validate accepts goes
+ * through kq_batch_check_records, the produce handler's record walk, into
+ * one reused buffer as in the broker.  The iterator runs on every input,
+ * valid or not (consumers iterate fetched bytes without validating them),
+ * with decompression capped at 1 MiB; a batch the walk accepted must
+ * iterate whole, every record and the same keyless count, so nothing the
+ * broker stores can stop a reader.  Records that iterate cleanly are rebuilt
  * with kq_bb_* and must iterate back to the same keys, values and headers.
  */
 #include <stdint.h>
@@ -114,11 +118,14 @@ rebuild(int nrec)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static struct kq_buf scratch;	/* reused across inputs, as the broker's */
 	struct kq_batch_iter it;
+	struct kq_batch_hdr h;
 	struct kq_record rec;
 	unsigned char *p;
 	size_t n;
-	int rc, got = 0, nsaved = 0;
+	int rc = -1, got = 0, nsaved = 0, checked = -1;
+	int32_t keyless = -1, nokey = 0;
 	bool rebuildable = true;
 
 	if (size < 1)
@@ -132,7 +139,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((data[0] & 1) && n >= KQ_BATCH_HEADER_SIZE)
 		kq_put32(p + KQ_BATCH_OFF_CRC,
 			 kq_crc32c(0, p + KQ_BATCH_OFF_ATTRIBUTES, n - KQ_BATCH_OFF_ATTRIBUTES));
-	(void)kq_batch_validate(p, n, MAX_DECOMPRESSED, NULL);
+	if (kq_batch_validate(p, n, MAX_DECOMPRESSED, &h) == 0) {
+		checked = kq_batch_check_records(p, n, &h, &scratch, MAX_DECOMPRESSED, &keyless);
+		if (scratch.len > MAX_DECOMPRESSED)
+			abort();
+	}
 
 	memset(&it, 0, sizeof(it));
 	it.max_decompressed = MAX_DECOMPRESSED;
@@ -150,6 +161,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				check_view(rec.headers, it.buf.buf, it.buf.len);
 			}
 			got++;
+			nokey += rec.key.len < 0;
 			if (got > it.hdr.RecordsCount)
 				abort();
 			if (nsaved < MAX_RECS && rec.header_count <= MAX_HDRS) {
@@ -166,6 +178,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 0 && rebuildable && got > 0)
 			rebuild(got);
 	}
+	if (checked == 0 && (rc != 0 || got != h.RecordsCount || nokey != keyless))
+		abort();
 	kq_batch_iter_free(&it);
 	free(p);
 	return 0;

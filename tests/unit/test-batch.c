@@ -637,6 +637,15 @@ test_bomb(void)
 	d.len = 0;
 	T_EQ(kq_decompress(KQ_CODEC_SNAPPY, c.buf, c.len, &d, (size_t)64 << 20),
 	     KQ_ERR_TOO_LARGE);
+	/* a zstd frame asking for a 128 MiB window to hold one byte: the
+	 * decoder would allocate the window from the header alone */
+	kq_buf_reset(&c);
+	kq_buf_add(&c, "\x28\xb5\x2f\xfd\x00\x88\x09\x00\x00x", 10);
+	d.len = 0;
+	T_EQ(kq_decompress(KQ_CODEC_ZSTD, c.buf, c.len, &d, (size_t)1 << 20), KQ_ERR_TOO_LARGE);
+	T_EQ(kq_decompress(KQ_CODEC_ZSTD, c.buf, c.len, &d, (size_t)256 << 20), 0);
+	T_EQ(d.len, 1);
+	d.len = 0;
 	/* garbage and empty input */
 	for (i = 1; i < KQ_ARRAY_LEN(codecs); i++) {
 		T_EQ(kq_decompress(codecs[i], "", 0, &d, 1000), KQ_ERR_CORRUPT);
@@ -650,6 +659,212 @@ test_bomb(void)
 	kq_buf_free(&b);
 	kq_buf_free(&c);
 	kq_buf_free(&d);
+}
+
+/*
+ * A batch of count records whose records section is recs (n bytes) sent
+ * through codec, header and CRC filled in: what a hostile producer sends.
+ */
+static void
+mkbatch(int codec, const void *recs, size_t n, int32_t count, struct kq_buf *out)
+{
+	kq_buf_reset(out);
+	kq_buf_add(out, fixture_hdr(), KQ_BATCH_HEADER_SIZE);
+	if (codec == KQ_CODEC_NONE)
+		kq_buf_add(out, recs, n);
+	else
+		T_EQ(kq_compress(codec, recs, n, out), 0);
+	kq_put16(out->buf + KQ_BATCH_OFF_ATTRIBUTES, (uint16_t)codec);
+	kq_put32(out->buf + KQ_BATCH_OFF_LAST_OFFSET_DELTA, (uint32_t)(count - 1));
+	kq_put32(out->buf + KQ_BATCH_OFF_RECORDS_COUNT, (uint32_t)count);
+	kq_put32(out->buf + KQ_BATCH_OFF_LENGTH, (uint32_t)(out->len - 12));
+	fix_crc(out->buf, out->len);
+}
+
+/* kq_batch_validate then kq_batch_check_records, as the produce handler. */
+static int
+produce_check(const struct kq_buf *b, struct kq_buf *scratch, size_t cap, int32_t *keyless)
+{
+	struct kq_batch_hdr h;
+	int rc;
+
+	if ((rc = kq_batch_validate(b->buf, b->len, 1 << 20, &h)) != 0)
+		return rc;
+	return kq_batch_check_records(b->buf, b->len, &h, scratch, cap, keyless);
+}
+
+/* One record's bytes (length prefix included) from its body fields. */
+static void
+rec_add(struct kq_buf *recs, const struct kq_buf *body)
+{
+	kq_wr_varint(recs, (int32_t)body->len);
+	kq_buf_add(recs, body->buf, body->len);
+}
+
+/* attributes, tsDelta, offsetDelta, key "k", value "v": headers follow */
+static void
+rec_start(struct kq_buf *body)
+{
+	kq_buf_reset(body);
+	kq_wr_i8(body, 0);
+	kq_wr_varlong(body, 0);
+	kq_wr_varint(body, 0);
+	kq_wr_varint(body, 1);
+	kq_wr_i8(body, 'k');
+	kq_wr_varint(body, 1);
+	kq_wr_i8(body, 'v');
+}
+
+/* The record walker: each poison record is INVALID_RECORD, whatever the codec. */
+static void
+test_records_check(void)
+{
+	static const unsigned char six[] = { 0x80, 0x80, 0x80, 0x80, 0x80, 0x00 };
+	struct kq_buf b = { 0 }, recs = { 0 }, body = { 0 }, scratch = { 0 };
+	const unsigned char *kept;
+	int32_t keyless;
+	size_t i, k;
+
+	for (i = 0; i < KQ_ARRAY_LEN(codecs); i++) {
+		kq_buf_reset(&b);
+		build(codecs[i], 50, &b);
+		keyless = -1;
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, &keyless), 0);
+		T_EQ(keyless, 10);	/* i % 5 == 0 */
+		if (codecs[i] == KQ_CODEC_NONE)
+			T_EQ(scratch.cap, 0);	/* the plain walk allocates nothing */
+		/* the same batch again: the scratch buffer is reused as it is */
+		kept = scratch.buf;
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), 0);
+		T_OK(scratch.buf == kept, "%s reuses its buffer", kq_codec_name(codecs[i]));
+	}
+
+	for (i = 0; i < KQ_ARRAY_LEN(codecs); i++) {
+		int c = codecs[i];
+
+		printf("# poison records, %s\n", kq_codec_name(c));
+		/* two good records claimed as 1, 2 (correct) and 3 */
+		kq_buf_reset(&recs);
+		rec_start(&body);
+		kq_wr_varint(&body, 0);
+		rec_add(&recs, &body);
+		rec_add(&recs, &body);
+		for (k = 1; k <= 3; k++) {
+			mkbatch(c, recs.buf, recs.len, (int32_t)k, &b);
+			T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL),
+			     k == 2 ? 0 : KQ_E_INVALID_RECORD);
+		}
+		/* header counts 2^31-1 and -5 with no header bytes */
+		rec_start(&body);
+		kq_wr_varint(&body, INT32_MAX);
+		kq_buf_reset(&recs);
+		rec_add(&recs, &body);
+		mkbatch(c, recs.buf, recs.len, 1, &b);
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), KQ_E_INVALID_RECORD);
+		rec_start(&body);
+		kq_wr_varint(&body, -5);
+		kq_buf_reset(&recs);
+		rec_add(&recs, &body);
+		mkbatch(c, recs.buf, recs.len, 1, &b);
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), KQ_E_INVALID_RECORD);
+		/* a value length past the record's end, and one of -5 */
+		kq_buf_reset(&body);
+		kq_wr_i8(&body, 0);
+		kq_wr_varlong(&body, 0);
+		kq_wr_varint(&body, 0);
+		kq_wr_varint(&body, -1);
+		kq_wr_varint(&body, 1000);
+		kq_buf_add(&body, "short", 5);
+		kq_wr_varint(&body, 0);
+		kq_buf_reset(&recs);
+		rec_add(&recs, &body);
+		mkbatch(c, recs.buf, recs.len, 1, &b);
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), KQ_E_INVALID_RECORD);
+		body.len = 4;	/* attributes, deltas, null key */
+		kq_wr_varint(&body, -5);
+		kq_wr_varint(&body, 0);
+		kq_buf_reset(&recs);
+		rec_add(&recs, &body);
+		mkbatch(c, recs.buf, recs.len, 1, &b);
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), KQ_E_INVALID_RECORD);
+		/* a six-byte varint as the record length */
+		kq_buf_reset(&recs);
+		kq_buf_add(&recs, six, sizeof(six));
+		kq_buf_add(&recs, "0123456789", 10);
+		mkbatch(c, recs.buf, recs.len, 1, &b);
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), KQ_E_INVALID_RECORD);
+	}
+	/* the walker alone: no records, and a count of 2^31-1 over 3 bytes */
+	T_EQ(kq_records_check((const unsigned char *)"", 0, 0, NULL), 0);
+	T_EQ(kq_records_check((const unsigned char *)"\x06\0\0", 3, INT32_MAX, NULL),
+	     KQ_E_INVALID_RECORD);
+	kq_buf_free(&b);
+	kq_buf_free(&recs);
+	kq_buf_free(&body);
+	kq_buf_free(&scratch);
+}
+
+/* Codec data: corrupt is CORRUPT_MESSAGE, past the cap MESSAGE_TOO_LARGE. */
+static void
+test_check_codecs(void)
+{
+	static const unsigned char magic[8] = { 0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0 };
+	const size_t big = (size_t)2 << 20, cap = (size_t)1 << 20;
+	struct kq_buf b = { 0 }, scratch = { 0 };
+	struct kq_batch_builder bb;
+	unsigned char *zeros = calloc(1, big);
+	size_t i;
+
+	for (i = 1; i < KQ_ARRAY_LEN(codecs); i++) {
+		int c = codecs[i];
+
+		printf("# codec data, %s\n", kq_codec_name(c));
+		kq_buf_reset(&b);
+		build(c, 50, &b);
+		/* cut short: half the compressed bytes, header fixed up */
+		b.len = KQ_BATCH_HEADER_SIZE + (b.len - KQ_BATCH_HEADER_SIZE) / 2;
+		kq_put32(b.buf + KQ_BATCH_OFF_LENGTH, (uint32_t)(b.len - 12));
+		fix_crc(b.buf, b.len);
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL),
+		     KQ_E_CORRUPT_MESSAGE);
+		/* garbage in place of the compressed records */
+		b.len = KQ_BATCH_HEADER_SIZE;
+		kq_buf_add(&b, "this is not compressed at all", 29);
+		kq_put32(b.buf + KQ_BATCH_OFF_LENGTH, (uint32_t)(b.len - 12));
+		fix_crc(b.buf, b.len);
+		T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL),
+		     KQ_E_CORRUPT_MESSAGE);
+		/* a bomb: one 2 MiB record of zeros under a 1 MiB cap stops at it */
+		kq_bb_init(&bb, c);
+		kq_bb_add(&bb, 1, KQ_BYTES_NULL, kq_bytes_of(zeros, big), NULL, 0);
+		kq_buf_reset(&b);
+		T_EQ(kq_bb_finish(&bb, &b), 0);
+		kq_bb_free(&bb);
+		kq_buf_free(&scratch);
+		T_EQ(produce_check(&b, &scratch, cap, NULL), KQ_E_MESSAGE_TOO_LARGE);
+		T_OK(scratch.cap <= 2 * (cap + 2), "%s stops at the cap (%zu)",
+		     kq_codec_name(c), scratch.cap);
+		T_EQ(produce_check(&b, &scratch, 2 * big, NULL), 0);
+	}
+	/* snappy claiming 4 GiB; xerial magic then garbage framing */
+	kq_buf_reset(&b);
+	kq_buf_add(&b, fixture_hdr(), KQ_BATCH_HEADER_SIZE);
+	kq_buf_add(&b, "\xff\xff\xff\xff\x0f\x00", 6);
+	kq_put16(b.buf + KQ_BATCH_OFF_ATTRIBUTES, KQ_CODEC_SNAPPY);
+	kq_put32(b.buf + KQ_BATCH_OFF_LENGTH, (uint32_t)(b.len - 12));
+	fix_crc(b.buf, b.len);
+	kq_buf_free(&scratch);
+	T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), KQ_E_MESSAGE_TOO_LARGE);
+	T_OK(scratch.cap < 4096, "no allocation for the claim (%zu)", scratch.cap);
+	b.len = KQ_BATCH_HEADER_SIZE;
+	kq_buf_add(&b, magic, sizeof(magic));
+	kq_buf_add(&b, "\0\0\0\1\0\0\0\1\0\0\0\x40garbage-garbage", 27);
+	kq_put32(b.buf + KQ_BATCH_OFF_LENGTH, (uint32_t)(b.len - 12));
+	fix_crc(b.buf, b.len);
+	T_EQ(produce_check(&b, &scratch, KQ_BATCH_INFLATE_MAX, NULL), KQ_E_CORRUPT_MESSAGE);
+	free(zeros);
+	kq_buf_free(&b);
+	kq_buf_free(&scratch);
 }
 
 /* Java clients frame snappy the xerial way; build such a batch by hand. */
@@ -710,8 +925,13 @@ check_fixture(const char *name, const unsigned char *p, size_t n, int codec)
 	char kb[32], vb[256], hb[16];
 	int i = 0, j, rc, vn;
 
+	struct kq_batch_hdr bh;
+	struct kq_buf scratch = { 0 };
+
 	printf("# fixture %s\n", name);
-	T_EQ(kq_batch_validate(p, n, 1 << 20, NULL), 0);
+	T_EQ(kq_batch_validate(p, n, 1 << 20, &bh), 0);
+	T_EQ(kq_batch_check_records(p, n, &bh, &scratch, KQ_BATCH_INFLATE_MAX, NULL), 0);
+	kq_buf_free(&scratch);
 	T_EQ(kq_batch_iter_init(&it, p, n), 0);
 	T_EQ(it.hdr.Attributes & KQ_ATTR_CODEC_MASK, codec);
 	T_EQ(it.hdr.RecordsCount, 20);
@@ -776,6 +996,8 @@ main(void)
 	T_RUN(test_iter_fuzz);
 	T_RUN(test_bomb);
 	T_RUN(test_xerial_snappy);
+	T_RUN(test_records_check);
+	T_RUN(test_check_codecs);
 	T_RUN(test_real_clients);
 	return t_done();
 }
