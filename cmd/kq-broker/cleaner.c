@@ -217,8 +217,8 @@ cleaner_start(struct event_base *base)
 {
 	struct timeval tv;
 
-	done_ev = event_new(base, -1, 0, done_cb, NULL);
-	timer = event_new(base, -1, EV_PERSIST, timer_cb, NULL);
+	done_ev = watch_event_new(base, -1, 0, done_cb, NULL, "compaction swap");
+	timer = watch_event_new(base, -1, EV_PERSIST, timer_cb, NULL, "retention timer");
 	if (!done_ev || !timer)
 		return -1;
 	if (pthread_create(&thread, NULL, worker_main, NULL) != 0)
@@ -249,8 +249,8 @@ cleaner_stop(void)
 	free(job_topic);
 	free(job_dir);
 	job_topic = job_dir = NULL;
-	event_free(timer);
-	event_free(done_ev);
+	watch_event_free(timer);
+	watch_event_free(done_ev);
 	timer = done_ev = NULL;
 }
 
