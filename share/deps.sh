@@ -36,6 +36,7 @@ test	bsdextrautils		col
 test	bsdutils		script
 test	diffutils		cmp
 test	coreutils		timeout
+test	iproute2		ss
 lint	shellcheck		shellcheck
 bench	kcat			kcat
 bench	redis-server		redis-server
