@@ -354,23 +354,41 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 
 static struct event *accept_retry;
 static bool accept_paused;	/* out of descriptors, listener disabled */
-static int nrefused;		/* refused since the last line saying so */
-static int64_t refused_log_ms = -1;
+/* A condition that can repeat thousands of times a second gets one log line per 10 s. */
+struct ratelimit {
+	bool said;
+	int64_t at_ms;
+	int n;		/* times since the last line */
+};
+static struct ratelimit refusals, accept_fails;
 
-/* At max.connections: close at once, and say so at most every 10 s. */
+/* Count one more; 0, or the count to log when a line is due (the first, then every 10 s). */
+static int
+ratelimit_due(struct ratelimit *r)
+{
+	int64_t now = kq_mono_ms();
+	int n;
+
+	r->n++;
+	if (r->said && now - r->at_ms < 10000)
+		return 0;
+	r->said = true;
+	r->at_ms = now;
+	n = r->n;
+	r->n = 0;
+	return n;
+}
+
+/* At max.connections: close at once. */
 static void
 refuse(evutil_socket_t fd)
 {
-	int64_t now = kq_mono_ms();
+	int n;
 
 	evutil_closesocket(fd);
-	nrefused++;
-	if (refused_log_ms >= 0 && now - refused_log_ms < 10000)
-		return;
-	kq_log_warnx("max.connections (%d) reached: refused %d connection%s", cfg.max_connections,
-		     nrefused, nrefused == 1 ? "" : "s");
-	nrefused = 0;
-	refused_log_ms = now;
+	if ((n = ratelimit_due(&refusals)))
+		kq_log_warnx("max.connections (%d) reached: refused %d connection%s",
+			     cfg.max_connections, n, n == 1 ? "" : "s");
 }
 
 static void
@@ -449,9 +467,12 @@ static void
 accept_error(struct evconnlistener *l, void *arg)
 {
 	struct timeval tv = { 0, 100000 };
-	int err = EVUTIL_SOCKET_ERROR();
+	int err = EVUTIL_SOCKET_ERROR(), n;
 
-	kq_log_warn("accept");
+	if ((n = ratelimit_due(&accept_fails))) {
+		errno = err;
+		kq_log_warn("accept failed %d time%s", n, n == 1 ? "" : "s");
+	}
 	/* Out of descriptors: the listening socket stays readable; do not spin on it. */
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 		evconnlistener_disable(l);
