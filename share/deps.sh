@@ -38,6 +38,7 @@ test	diffutils		cmp
 test	coreutils		timeout
 test	lz4			lz4
 test	zstd			zstd
+test	iproute2		ss
 lint	shellcheck		shellcheck
 bench	kcat			kcat
 bench	redis-server		redis-server

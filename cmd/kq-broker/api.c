@@ -140,7 +140,9 @@ api_dispatch(struct conn *conn, unsigned char *frame, size_t n)
 	rq.arena = &arena;
 	kq_log_debug("%s: %s v%d corr %d client '%s'", conn_peer(conn), kq_api_name(rq.key),
 		     rq.version, rq.corr, cid);
+	watch_request(&rq, cid);
 	rc = api->fn(&rq);
+	watch_request_done(&rq);
 	if (rc == -2) {
 		conn_fail(conn);	/* the handler said why */
 	} else if (rc < 0) {

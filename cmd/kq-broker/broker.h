@@ -39,6 +39,9 @@ struct broker_config {
 	int32_t min_insync_replicas;
 	int32_t max_connections;
 	int32_t connections_max_idle_ms;
+	int32_t request_read_timeout_ms;	/* kq.request.read.timeout.ms */
+	int32_t listen_backlog;		/* socket.listen.backlog.size */
+	int32_t loop_stall_ms;		/* kq.loop.stall.ms */
 	int32_t checkpoint_interval_ms;
 	/* Retention and compaction defaults (cleaner.c). */
 	int64_t retention_check_ms;	/* log.retention.check.interval.ms */
@@ -302,6 +305,24 @@ void group_stop(void);
 void group_drop_conn(struct conn *conn);
 /* HW moved or a flush failed: finish durable __consumer_offsets appends. */
 void group_appends_check(void);
+
+/* ---- loop-latency watchdog (watch.c) ---- */
+
+/* Read the KQ_TEST_STALL hook (tests only) from the environment. */
+void watch_init(void);
+/* Bracket one loop callback; nested pairs count as one.  what: a static string. */
+void watch_begin(const char *what);
+void watch_end(void);
+/* What the current callback is doing, for the stall log line. */
+void watch_request(const struct req *rq, const char *client);
+void watch_request_done(const struct req *rq);
+void watch_partition(const struct partition *p);
+/* A partition or connection is being freed: drop it from the notes. */
+void watch_forget(const void *gone);
+/* event_new whose callback runs bracketed under the name what. */
+struct event *watch_event_new(struct event_base *base, evutil_socket_t fd, short events,
+			      event_callback_fn fn, void *arg, const char *what);
+void watch_event_free(struct event *ev);
 
 /* ---- global state (main.c) ---- */
 

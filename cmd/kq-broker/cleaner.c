@@ -233,9 +233,9 @@ backoff_cb(evutil_socket_t fd, short what, void *arg)
 int
 cleaner_start(struct event_base *base)
 {
-	done_ev = event_new(base, -1, 0, done_cb, NULL);
-	timer = event_new(base, -1, EV_PERSIST, timer_cb, NULL);
-	backoff = evtimer_new(base, backoff_cb, NULL);
+	done_ev = watch_event_new(base, -1, 0, done_cb, NULL, "compaction swap");
+	timer = watch_event_new(base, -1, EV_PERSIST, timer_cb, NULL, "retention timer");
+	backoff = watch_event_new(base, -1, 0, backoff_cb, NULL, "cleaner backoff");
 	if (!done_ev || !timer || !backoff)
 		return -1;
 	if (pthread_create(&thread, NULL, worker_main, NULL) != 0)
@@ -265,8 +265,8 @@ cleaner_stop(void)
 	free(job_topic);
 	free(job_dir);
 	job_topic = job_dir = NULL;
-	event_free(timer);
-	event_free(backoff);
-	event_free(done_ev);
+	watch_event_free(timer);
+	watch_event_free(backoff);
+	watch_event_free(done_ev);
 	timer = backoff = done_ev = NULL;
 }

@@ -52,6 +52,9 @@ static const struct ckey keys[] = {
 	{ "min.insync.replicas", CT_I32, F(min_insync_replicas), 1, INT32_MAX },
 	{ "connections.max.idle.ms", CT_I32, F(connections_max_idle_ms), -1, INT32_MAX },
 	{ "max.connections", CT_I32, F(max_connections), 1, 1000000 },
+	{ "socket.listen.backlog.size", CT_I32, F(listen_backlog), 1, 65535 },
+	{ "kq.request.read.timeout.ms", CT_I32, F(request_read_timeout_ms), 0, INT32_MAX },
+	{ "kq.loop.stall.ms", CT_I32, F(loop_stall_ms), 0, INT32_MAX },
 	{ "kq.checkpoint.interval.ms", CT_I32, F(checkpoint_interval_ms), 100, INT32_MAX },
 	{ "offsets.topic.num.partitions", CT_I32, F(offsets_partitions), 1, 10000 },
 	{ "group.min.session.timeout.ms", CT_I32, F(group_min_session_ms), 1, INT32_MAX },
@@ -110,6 +113,9 @@ config_defaults(struct broker_config *c)
 	c->min_insync_replicas = 1;
 	c->max_connections = 10000;
 	c->connections_max_idle_ms = 600000;
+	c->request_read_timeout_ms = 5000;
+	c->listen_backlog = 4096;
+	c->loop_stall_ms = 100;
 	c->checkpoint_interval_ms = 5000;
 	c->offsets_partitions = 50;
 	c->group_min_session_ms = 6000;

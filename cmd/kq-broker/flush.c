@@ -102,7 +102,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 int
 flush_start(struct event_base *base)
 {
-	done_ev = event_new(base, -1, 0, done_cb, NULL);
+	done_ev = watch_event_new(base, -1, 0, done_cb, NULL, "flush completion");
 	if (!done_ev)
 		return -1;
 	if (pthread_create(&thread, NULL, flusher_main, NULL) != 0)

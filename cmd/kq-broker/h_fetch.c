@@ -315,7 +315,9 @@ pfetch_try(struct pfetch *pf, bool force)
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
+	watch_begin("fetch wait timeout");
 	pfetch_try(arg, true);
+	watch_end();
 }
 
 static void
@@ -333,7 +335,7 @@ void
 waiters_init(struct event_base *base)
 {
 	ev_base = base;
-	wake_ev = event_new(base, -1, 0, wake_cb, NULL);
+	wake_ev = watch_event_new(base, -1, 0, wake_cb, NULL, "fetch wake-up");
 	if (!wake_ev)
 		kq_fatalx("event_new failed");
 }

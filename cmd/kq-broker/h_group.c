@@ -306,8 +306,8 @@ group_start(struct event_base *base)
 	if (getrandom(&cc.seed, sizeof(cc.seed), 0) != (ssize_t)sizeof(cc.seed))
 		cc.seed = (uint64_t)kq_mono_us() ^ (uint64_t)getpid() << 32;
 	/* Before loading: an append made while loading activates kick_ev. */
-	tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
-	kick_ev = event_new(base, -1, 0, kick_cb, NULL);
+	tick_ev = watch_event_new(base, -1, EV_PERSIST, tick_cb, NULL, "group timer");
+	kick_ev = watch_event_new(base, -1, 0, kick_cb, NULL, "group append");
 	if (!tick_ev || !kick_ev)
 		return -1;
 	coord = kq_coord_new(&cc);
@@ -335,8 +335,8 @@ group_stop(void)
 	}
 	kq_coord_free(coord);
 	coord = NULL;
-	event_free(tick_ev);
-	event_free(kick_ev);
+	watch_event_free(tick_ev);
+	watch_event_free(kick_ev);
 	tick_ev = kick_ev = NULL;
 	kq_buf_free(&abuf);
 }

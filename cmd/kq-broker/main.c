@@ -429,6 +429,7 @@ run(void)
 	if (!B.base)
 		kq_fatalx("event_base_new failed");
 	signal(SIGPIPE, SIG_IGN);
+	watch_init();
 
 	if (mkdir_p(cfg.data_dir) < 0) {
 		kq_log_warn("mkdir %s", cfg.data_dir);
@@ -481,7 +482,7 @@ run(void)
 	evsignal_add(sig_int, NULL);
 	sig_hup = evsignal_new(B.base, SIGHUP, sighup_cb, NULL);
 	evsignal_add(sig_hup, NULL);
-	ck_timer = event_new(B.base, -1, EV_PERSIST, checkpoint_cb, NULL);
+	ck_timer = watch_event_new(B.base, -1, EV_PERSIST, checkpoint_cb, NULL, "checkpoint timer");
 	tv.tv_sec = cfg.checkpoint_interval_ms / 1000;
 	tv.tv_usec = (cfg.checkpoint_interval_ms % 1000) * 1000;
 	evtimer_add(ck_timer, &tv);

@@ -53,6 +53,7 @@ partition_open(struct partition **out, struct topic *t, int32_t id, int64_t reco
 	if (p->hw > kq_log_end(p->log))
 		p->hw = kq_log_end(p->log);
 	p->ck_recovery = p->ck_hw = p->ck_start = -1;
+	watch_partition(p);
 	producer_state_rebuild(p);
 	*out = p;
 	return 0;
@@ -61,6 +62,7 @@ partition_open(struct partition **out, struct topic *t, int32_t id, int64_t reco
 void
 partition_close(struct partition *p, bool delete)
 {
+	watch_forget(p);
 	produce_waiters_drop(p);
 	producer_state_free(p);
 	if (delete) {
@@ -95,6 +97,7 @@ partition_append(struct partition *p, unsigned char *b, size_t n, const struct k
 {
 	int rc;
 
+	watch_partition(p);
 	rc = kq_log_append(p->log, b, n, h, p->leader_epoch, true, base_offset);
 	if (rc < 0) {
 		kq_log_warnx("append to %s: %s", kq_log_dir(p->log), kq_err_str(rc));

@@ -6,6 +6,10 @@
  * produce waiting for fsync).  A connection stops being read while its
  * output is large or too many responses are pending, so a slow client costs
  * bounded memory.
+ *
+ * A request must arrive whole within kq.request.read.timeout.ms of its
+ * first byte (slowloris); the timer runs only while a partial frame waits
+ * and the connection is being read.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +32,7 @@
 
 struct conn {
 	struct bufferevent *bev;
+	struct event *rd_timer;	/* request-read timeout; NULL until first needed */
 	struct slot *head, *tail;
 	int npending;		/* slots not yet moved to the output */
 	bool dead;		/* socket closed; freed when npending hits 0 */
@@ -64,11 +69,14 @@ conn_unlink(struct conn *c)
 static void
 conn_maybe_free(struct conn *c)
 {
-	if (c->dead && c->npending == 0 && !c->in_read)
+	if (c->dead && c->npending == 0 && !c->in_read) {
+		watch_forget(c);
 		free(c);
+	}
 }
 
 static void conn_send_ready(struct conn *c);
+static void accept_slot_freed(void);
 
 static void
 conn_close(struct conn *c)
@@ -80,6 +88,11 @@ conn_close(struct conn *c)
 	conn_unlink(c);
 	bufferevent_free(c->bev);
 	c->bev = NULL;
+	if (c->rd_timer) {
+		event_free(c->rd_timer);
+		c->rd_timer = NULL;
+	}
+	accept_slot_freed();
 	/* Parked fetches go now; produces still waiting for fsync free their slots later. */
 	fetch_waiters_drop_conn(c);
 	group_drop_conn(c);
@@ -207,13 +220,56 @@ slot_finish(struct slot *s, int32_t corr, const void *body, size_t n)
 }
 
 static void
+read_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	watch_begin("request-read timeout");
+	kq_log_info("%s: no whole request within %d ms of its first byte; closing", c->peer,
+		    cfg.request_read_timeout_ms);
+	conn_close(c);
+	watch_end();
+}
+
+/*
+ * After a read: a partial frame starts its clock when its first byte came
+ * in this read (nothing was pending, or a frame before it completed); no
+ * partial frame, or a paused connection, stops it.
+ */
+static void
+read_timer_update(struct conn *c, bool restart)
+{
+	struct timeval tv;
+
+	if (c->dead || cfg.request_read_timeout_ms <= 0)
+		return;
+	if (c->paused || evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+		if (c->rd_timer)
+			event_del(c->rd_timer);
+		return;
+	}
+	if (!c->rd_timer) {
+		c->rd_timer = evtimer_new(bufferevent_get_base(c->bev), read_timeout, c);
+		if (!c->rd_timer)
+			return;
+	} else if (!restart && evtimer_pending(c->rd_timer, NULL)) {
+		return;
+	}
+	tv.tv_sec = cfg.request_read_timeout_ms / 1000;
+	tv.tv_usec = (cfg.request_read_timeout_ms % 1000) * 1000;
+	evtimer_add(c->rd_timer, &tv);
+}
+
+static void
 conn_read(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	bool framed = false;
 
 	if (c->in_read)
 		return;
+	watch_begin("request");
 	c->in_read = true;
 	while (!c->dead) {
 		unsigned char szb[4];
@@ -244,6 +300,7 @@ conn_read(struct bufferevent *bev, void *arg)
 			break;
 		}
 		api_dispatch(c, p + 4, (size_t)size);
+		framed = true;
 		if (c->dead)
 			break;
 		evbuffer_drain(in, (size_t)size + 4);
@@ -253,8 +310,10 @@ conn_read(struct bufferevent *bev, void *arg)
 		}
 	}
 	c->in_read = false;
+	read_timer_update(c, framed);
 	flush_kick();
 	conn_maybe_free(c);
+	watch_end();
 }
 
 static void
@@ -262,8 +321,10 @@ conn_write(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
+	watch_begin("write");
 	if (c->paused && !over_limits(c))
 		conn_resume(c);
+	watch_end();
 }
 
 static void
@@ -271,6 +332,7 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	watch_begin("connection event");
 	if (what & BEV_EVENT_ERROR)
 		kq_log_debug("%s: connection error: %s", c->peer,
 			     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
@@ -287,19 +349,57 @@ conn_event(struct bufferevent *bev, short what, void *arg)
 			bufferevent_enable(bev, EV_READ);
 		}
 	}
+	watch_end();
+}
+
+static struct event *accept_retry;
+static bool accept_paused;	/* out of descriptors, listener disabled */
+/* A condition that can repeat thousands of times a second gets one log line per 10 s. */
+struct ratelimit {
+	bool said;
+	int64_t at_ms;
+	int n;		/* times since the last line */
+};
+static struct ratelimit refusals, accept_fails;
+
+/* Count one more; 0, or the count to log when a line is due (the first, then every 10 s). */
+static int
+ratelimit_due(struct ratelimit *r)
+{
+	int64_t now = kq_mono_ms();
+	int n;
+
+	r->n++;
+	if (r->said && now - r->at_ms < 10000)
+		return 0;
+	r->said = true;
+	r->at_ms = now;
+	n = r->n;
+	r->n = 0;
+	return n;
+}
+
+/* At max.connections: close at once. */
+static void
+refuse(evutil_socket_t fd)
+{
+	int n;
+
+	evutil_closesocket(fd);
+	if ((n = ratelimit_due(&refusals)))
+		kq_log_warnx("max.connections (%d) reached: refused %d connection%s",
+			     cfg.max_connections, n, n == 1 ? "" : "s");
 }
 
 static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-	  void *arg)
+accept_one(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen)
 {
 	struct conn *c;
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
 	int one = 1;
 
 	if (nconns >= cfg.max_connections) {
-		kq_log_warnx("too many connections (%d); refusing one", nconns);
-		evutil_closesocket(fd);
+		refuse(fd);
 		return;
 	}
 	c = kq_xcalloc(1, sizeof(*c));
@@ -334,25 +434,49 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 	kq_log_debug("connection from %s", c->peer);
 }
 
-static struct event *accept_retry;
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+	  void *arg)
+{
+	watch_begin("accept");
+	accept_one(l, fd, sa, salen);
+	watch_end();
+}
 
 static void
 accept_resume(evutil_socket_t fd, short what, void *arg)
 {
-	if (listener)
+	if (listener && accept_paused) {
+		accept_paused = false;
 		evconnlistener_enable(listener);
+	}
+}
+
+/* A descriptor came free: retry a listener stopped by EMFILE now. */
+static void
+accept_slot_freed(void)
+{
+	if (accept_paused) {
+		if (accept_retry)
+			evtimer_del(accept_retry);
+		accept_resume(-1, 0, NULL);
+	}
 }
 
 static void
 accept_error(struct evconnlistener *l, void *arg)
 {
 	struct timeval tv = { 0, 100000 };
-	int err = EVUTIL_SOCKET_ERROR();
+	int err = EVUTIL_SOCKET_ERROR(), n;
 
-	kq_log_warn("accept");
+	if ((n = ratelimit_due(&accept_fails))) {
+		errno = err;
+		kq_log_warn("accept failed %d time%s", n, n == 1 ? "" : "s");
+	}
 	/* Out of descriptors: the listening socket stays readable; do not spin on it. */
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
 		evconnlistener_disable(l);
+		accept_paused = true;
 		if (!accept_retry)
 			accept_retry = evtimer_new(evconnlistener_get_base(l), accept_resume, NULL);
 		if (accept_retry)
@@ -386,7 +510,7 @@ server_listen(struct event_base *base, const char *host, int port, int *real_por
 		if (fd < 0)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0)
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, cfg.listen_backlog) == 0)
 			break;
 		snprintf(errbuf, errlen, "listen on %s:%d: %s", host, port, strerror(errno));
 		close(fd);
@@ -406,7 +530,8 @@ server_listen(struct event_base *base, const char *host, int port, int *real_por
 	} else {
 		*real_port = port;
 	}
-	listener = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, -1, fd);
+	/* Backlog 0: already listening (-1 would make libevent listen again with 128). */
+	listener = evconnlistener_new(base, accept_cb, NULL, LEV_OPT_CLOSE_ON_FREE, 0, fd);
 	if (!listener) {
 		snprintf(errbuf, errlen, "evconnlistener_new failed");
 		close(fd);

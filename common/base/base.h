@@ -170,6 +170,7 @@ bool kq_err_retriable(int err);
 int64_t kq_now_ms(void);	/* wall clock, Unix ms */
 int64_t kq_mono_ms(void);	/* monotonic ms */
 int64_t kq_mono_us(void);	/* monotonic µs */
+int64_t kq_coarse_ms(void);	/* monotonic ms, a few ms coarse, no system call */
 
 /* CRC-32C (Castagnoli); crc is 0 for a fresh computation. SSE4.2 when present. */
 uint32_t kq_crc32c(uint32_t crc, const void *p, size_t n);

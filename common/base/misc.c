@@ -28,6 +28,15 @@ kq_mono_ms(void)
 	return kq_mono_us() / 1000;
 }
 
+int64_t
+kq_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /*
  * Kafka's rules: 1..249 characters from [a-zA-Z0-9._-], not "." or "..".
  * Since "/" and NUL can never pass, a valid name cannot leave the data dir.
