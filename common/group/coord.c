@@ -1802,6 +1802,8 @@ commit_check(struct kq_coord *c, const struct kq_OffsetCommitRequest *req, int16
 		return 0;
 	}
 	*gp = g;
+	if (v == 0)
+		return 0;	/* Kafka 3.9 keeps v0 commits apart (ZooKeeper), unchecked */
 	if (gen >= 0 || !str_empty(mid) || iid.len >= 0) {
 		if ((err = validate_member(g, mid, iid, &m)) != 0)
 			return err;
@@ -1882,8 +1884,11 @@ kq_coord_commit(struct kq_coord *c, const struct kq_OffsetCommitRequest *req, in
 			kq_buf_reset(&k);
 			kq_buf_reset(&val);
 			kq_offsets_key_offset(&k, req->GroupId, t->Name, p->PartitionIndex);
+			/* v1 names its own commit time (-1: now), as Kafka stores it. */
 			kq_offsets_value_offset(&val, opp->offset, opp->epoch,
-						kq_str_c(opp->metadata), now_ms);
+						kq_str_c(opp->metadata),
+						v == 1 && p->CommitTimestamp >= 0 ?
+						p->CommitTimestamp : now_ms);
 			kq_bb_add(&bb, now_ms, kq_bytes_of(k.buf, k.len),
 				  kq_bytes_of(val.buf, val.len), NULL, 0);
 		}
