@@ -18,6 +18,7 @@ struct msg {
 struct conv {
 	struct kq_batch_builder bb;
 	struct kq_buf inner;	/* a wrapper's decompressed message set */
+	struct kq_buf lz4;	/* a magic-0 lz4 frame with its header checksum fixed */
 	size_t max_bytes;
 	int64_t now_ms;
 	int codec;		/* of the first wrapper; -1 before one is seen */
@@ -52,6 +53,52 @@ msg_read(struct kq_rd *r, struct msg *m)
 	return 0;
 }
 
+/* XXH32 with seed 0 of fewer than 16 bytes: all an LZ4 frame descriptor needs. */
+static uint32_t
+xxh32_short(const unsigned char *p, size_t n)
+{
+	static const uint32_t P1 = 2654435761u, P3 = 3266489917u, P4 = 668265263u,
+			      P5 = 374761393u, P2 = 2246822519u;
+	uint32_t h = P5 + (uint32_t)n;
+
+	for (; n >= 4; p += 4, n -= 4) {
+		h += ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		      (uint32_t)p[3] << 24) * P3;
+		h = (h << 17 | h >> 15) * P4;
+	}
+	for (; n > 0; p++, n--) {
+		h += *p * P5;
+		h = (h << 11 | h >> 21) * P1;
+	}
+	h ^= h >> 15;
+	h *= P2;
+	h ^= h >> 13;
+	h *= P3;
+	return h ^ h >> 16;
+}
+
+/*
+ * Magic-0 lz4 wrappers carry Kafka's old frame header checksum, taken over
+ * the magic number too (KAFKA-3160), which liblz4 refuses: copy the frame
+ * with the checksum of its descriptor put right.  Anything not an LZ4 frame
+ * is left for the decompressor to refuse.
+ */
+static struct kq_bytes
+lz4_fix_header(struct kq_buf *b, struct kq_bytes v)
+{
+	size_t hc;
+
+	if (v.len < 7 || kq_be32(v.p) != 0x04224d18)
+		return v;
+	hc = 6 + ((v.p[4] & 0x08) ? 8 : 0) + ((v.p[4] & 0x01) ? 4 : 0);
+	if ((size_t)v.len <= hc)
+		return v;
+	kq_buf_reset(b);
+	kq_buf_add(b, v.p, (size_t)v.len);
+	b->buf[hc] = (unsigned char)(xxh32_short(b->buf + 4, hc - 4) >> 8);
+	return kq_bytes_of(b->buf, b->len);
+}
+
 static int
 conv_add(struct conv *c, const struct msg *m, const struct msg *wrapper)
 {
@@ -70,6 +117,7 @@ static int
 conv_wrapper(struct conv *c, const struct msg *w)
 {
 	int codec = w->attributes & KQ_ATTR_CODEC_MASK;
+	struct kq_bytes v = w->value;
 	struct kq_rd r;
 	struct msg m;
 	int rc;
@@ -80,8 +128,10 @@ conv_wrapper(struct conv *c, const struct msg *w)
 		return KQ_E_CORRUPT_MESSAGE;
 	if (c->codec < 0)
 		c->codec = codec;
+	if (codec == KQ_CODEC_LZ4 && w->magic == 0)
+		v = lz4_fix_header(&c->lz4, v);
 	kq_buf_reset(&c->inner);
-	rc = kq_decompress(codec, w->value.p, (size_t)w->value.len, &c->inner, c->max_bytes);
+	rc = kq_decompress(codec, v.p, (size_t)v.len, &c->inner, c->max_bytes);
 	if (rc == KQ_ERR_TOO_LARGE)
 		return KQ_E_MESSAGE_TOO_LARGE;
 	if (rc)
@@ -130,6 +180,7 @@ kq_msgset_to_batch(const unsigned char *p, size_t n, size_t max_bytes, int64_t n
 	}
 	kq_bb_free(&c.bb);
 	kq_buf_free(&c.inner);
+	kq_buf_free(&c.lz4);
 	return rc;
 }
 
