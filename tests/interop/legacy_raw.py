@@ -13,6 +13,7 @@
   commit PORT GROUP TOPIC VERSION OFFSET [GENERATION MEMBER]   OffsetCommit v0/v1 of
       partition 0; prints "error=E"
   offsetfetch PORT GROUP TOPIC   OffsetFetch v0 of partition 0; prints "error=E offset=O"
+  versions PORT   ApiVersions v0; prints "KEY MIN MAX" per API
 """
 import ctypes
 import gzip
@@ -215,7 +216,18 @@ def cmd_offsetfetch(port, group, topic):
     return 0
 
 
-CMDS = {"produce": cmd_produce, "bad": cmd_bad, "fetch": cmd_fetch,
+def cmd_versions(port):
+    s = connect(port)
+    s.sendall(request(18, 0, 1, b"", b"legacy_raw"))
+    r = read_response(s)
+    s.close()
+    (n,) = struct.unpack(">i", r[6:10])
+    for i in range(n):
+        print("%d %d %d" % struct.unpack(">hhh", r[10 + 6 * i:16 + 6 * i]))
+    return 0
+
+
+CMDS = {"versions": cmd_versions, "produce": cmd_produce, "bad": cmd_bad, "fetch": cmd_fetch,
         "listoffsets": cmd_listoffsets, "commit": cmd_commit, "offsetfetch": cmd_offsetfetch}
 
 if __name__ == "__main__":

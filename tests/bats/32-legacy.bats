@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# Old request versions and message formats (issue 10): Produce v0-2 with
+# MessageSet v0/v1, Fetch v0-3 down-converted, ListOffsets v0, OffsetCommit
+# v0-1, OffsetFetch v0, as Kafka 3.9 serves them.  Raw requests come from
+# tests/interop/legacy_raw.py, which checks every fetched message's CRC-32.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+legacy() {
+	timeout 60 "$KQ_PY" "$KQ_INTEROP/legacy_raw.py" "$1" "$KQ_PORT" "${@:2}"
+}
+
+# The produces every read test below expects, in offset order.
+expect_lines() {
+	local p i
+	for p in a0 b2 c2; do
+		for i in 0 1 2; do
+			printf '%s %s\n' "$p-k$i" "$p-v$i"
+		done
+	done
+	for i in 0 1; do
+		printf '%s %s\n' "d1-k$i" "d1-v$i"
+	done
+}
+
+produce_legacy() {
+	create_topic "$1" -p 1
+	run legacy produce "$1" 0 none 3 a0
+	[ "$output" = "error=0 base=0" ] || fail "v0 plain: $output"
+	run legacy produce "$1" 2 gzip 3 b2
+	[ "$output" = "error=0 base=3" ] || fail "v2 gzip: $output"
+	run legacy produce "$1" 2 snappy 3 c2
+	[ "$output" = "error=0 base=6" ] || fail "v2 snappy: $output"
+	run legacy produce "$1" 1 snappy 2 d1
+	[ "$output" = "error=0 base=9" ] || fail "v1 snappy: $output"
+}
+
+@test "ApiVersions advertises every non-flexible version of Kafka 3.9 for the APIs kq serves" {
+	run legacy versions
+	assert_status 0
+	for want in "0 0 8" "1 0 11" "2 0 5" "8 0 7" "9 0 5"; do
+		grep -qx "$want" <<< "$output" || fail "no '$want' in: $output"
+	done
+}
+
+@test "Produce v0-v2 message sets, plain and gzip/snappy wrapped, read back by kq-consume and kcat" {
+	produce_legacy lg-prod
+	expect_lines > "$BATS_TEST_TMPDIR/want"
+	kqc -t lg-prod -e -f '%k %s\n' > "$BATS_TEST_TMPDIR/kq"
+	assert_same_file "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/kq"
+	if have kcat; then
+		timeout 30 kcat -b "$KQ_BROKERS" -C -t lg-prod -e -q -f '%k %s\n' \
+			> "$BATS_TEST_TMPDIR/kcat"
+		assert_same_file "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/kcat"
+	fi
+	# Magic 1 keeps the producer's timestamps; magic 0 gets the append time.
+	kqc -t lg-prod -e -f '%o %T\n' > "$BATS_TEST_TMPDIR/ts"
+	now=$(now_ms)
+	awk -v now="$now" '$2 < now - 600000 || $2 > now + 1000 { print "bad timestamp: " $0; bad = 1 }
+		END { exit bad }' "$BATS_TEST_TMPDIR/ts"
+}
+
+@test "Fetch v0 and v3 return the records of old and current producers as valid message sets" {
+	produce_legacy lg-fetch
+	printf 'e-k0 e-v0\ne-k1 e-v1\n' | kqp -t lg-fetch -K ' '
+	{ expect_lines; printf 'e-k0 e-v0\ne-k1 e-v1\n'; } | awk '{ print NR - 1, $0 }' \
+		> "$BATS_TEST_TMPDIR/want"
+	for v in 0 1 2 3; do
+		run --separate-stderr legacy fetch lg-fetch "$v" 0
+		assert_status 0
+		[ "${lines[0]}" = "error=0 hw=13" ] || fail "v$v: $output"
+		printf '%s\n' "${lines[@]:1}" > "$BATS_TEST_TMPDIR/v$v"
+		assert_same_file "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/v$v"
+	done
+	# From inside a stored batch: only the offsets asked for.
+	run --separate-stderr legacy fetch lg-fetch 3 4
+	[ "${lines[1]}" = "4 b2-k1 b2-v1" ] || fail "$output"
+	[ "${#lines[@]}" -eq 10 ] || fail "$output"
+}
+
+@test "Fetch v3 honours max_bytes after down-conversion, and always returns the first message" {
+	produce_legacy lg-max
+	# A magic-1 message of these records is 12 + 22 + 10 = 44 bytes: two fit in 100.
+	run --separate-stderr legacy fetch lg-max 3 0 100
+	assert_status 0
+	[ "${#lines[@]}" -eq 3 ] || fail "100 bytes: $output"
+	[ "${lines[2]}" = "1 a0-k1 a0-v1" ] || fail "$output"
+	run --separate-stderr legacy fetch lg-max 3 0 1
+	[ "${#lines[@]}" -eq 2 ] || fail "1 byte: $output"
+	[ "${lines[1]}" = "0 a0-k0 a0-v0" ] || fail "$output"
+}
+
+@test "ListOffsets v0 answers with Kafka's offset lists" {
+	create_topic lg-lo -p 1 -c segment.bytes=200
+	for i in 1 2 3 4; do
+		run legacy produce lg-lo 2 none 2 "s$i"
+		[ "$output" = "error=0 base=$(((i - 1) * 2))" ] || fail "$output"
+	done
+	bases=$(ls "$KQ_DATA/lg-lo-0" | sed -n 's/^0*\([0-9][0-9]*\)\.log$/\1/p' | sort -rn | paste -sd,)
+	[ "$(echo "$bases" | tr ',' '\n' | wc -l)" -ge 2 ] || fail "one segment only: $bases"
+	run legacy listoffsets lg-lo -1 100
+	[ "$output" = "error=0 offsets=8,$bases" ] || fail "latest: $output (segments $bases)"
+	run legacy listoffsets lg-lo -1 1
+	[ "$output" = "error=0 offsets=8" ] || fail "latest, 1: $output"
+	run legacy listoffsets lg-lo -2 100
+	[ "$output" = "error=0 offsets=0" ] || fail "earliest: $output"
+	# Before every segment was written: nothing.
+	run legacy listoffsets lg-lo 1000 100
+	[ "$output" = "error=0 offsets=" ] || fail "at 1000: $output"
+	run legacy listoffsets lg-none -1 1
+	[ "$output" = "error=3 offsets=" ] || fail "unknown topic: $output"
+}
+
+@test "OffsetCommit v0/v1 and OffsetFetch v0; a v1 commit resumes in kq-consume -g" {
+	produce_legacy lg-oc
+	run legacy commit lg-g0 lg-oc 0 5
+	[ "$output" = "error=0" ] || fail "v0: $output"
+	run legacy offsetfetch lg-g0 lg-oc
+	[ "$output" = "error=0 offset=5" ] || fail "fetch v0: $output"
+	run legacy commit lg-g1 lg-oc 1 7
+	[ "$output" = "error=0" ] || fail "v1: $output"
+	run legacy offsetfetch lg-g1 lg-oc
+	[ "$output" = "error=0 offset=7" ] || fail "fetch v0 after v1: $output"
+	# v1 checks the generation: a member of nothing is refused, like Kafka.
+	run legacy commit lg-g1 lg-oc 1 3 4 nobody
+	[ "$output" = "error=25" ] || fail "v1 unknown member: $output"
+	run --separate-stderr kqc -g lg-g1 -t lg-oc -e -f '%o %k\n'
+	assert_status 0
+	[ "$output" = "$(printf '7 c2-k1\n8 c2-k2\n9 d1-k0\n10 d1-k1')" ] || fail "$output"
+	run legacy offsetfetch lg-g1 lg-oc
+	[ "$output" = "error=0 offset=11" ] || fail "after kq-consume: $output"
+}
+
+@test "kafka-python pinned to api_version (0, 10, 1) and (0, 9) produces, consumes and commits" {
+	have_py_module kafka || skip "python3-kafka is not installed"
+	create_topic lg-kp101 -p 1
+	create_topic lg-kp9 -p 1
+	run --separate-stderr timeout 120 "$KQ_PY" "$KQ_INTEROP/kp_legacy.py" "$KQ_PORT" lg-kp101 0.10.1 50 gzip
+	[ "$output" = "ok 50 committed=50" ] || fail "0.10.1: $output $stderr"
+	run --separate-stderr timeout 120 "$KQ_PY" "$KQ_INTEROP/kp_legacy.py" "$KQ_PORT" lg-kp9 0.9 50 none
+	[ "$output" = "ok 50 committed=50" ] || fail "0.9: $output $stderr"
+	# Their records read by a current client.
+	[ "$(kqc -t lg-kp9 -e -f '%k\n' | paste -sd' ')" = "$(seq -f 'k%g' 0 49 | paste -sd' ')" ] ||
+		fail "kq-consume reads other keys"
+}
+
+@test "bad legacy message sets are refused with Kafka's error codes, the broker serves on" {
+	produce_legacy lg-bad
+	run legacy bad lg-bad crc
+	[ "$output" = "error=2" ] || fail "bad CRC: $output"
+	run legacy bad lg-bad nested
+	[ "$output" = "error=2" ] || fail "nested wrapper: $output"
+	run legacy bad lg-bad bomb
+	[ "$output" = "error=10" ] || fail "2 MB decompressed: $output"
+	run --separate-stderr legacy fetch lg-bad 3 0
+	[ "${lines[0]}" = "error=0 hw=11" ] || fail "$output"
+	[ "${#lines[@]}" -eq 12 ] || fail "$output"
+}
