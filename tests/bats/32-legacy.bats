@@ -79,6 +79,21 @@ produce_legacy() {
 	[ "${#lines[@]}" -eq 10 ] || fail "$output"
 }
 
+@test "Fetch v0 and v3 at the end wait for a produce, and answer with it" {
+	produce_legacy lg-wait
+	run --separate-stderr legacy fetch-wait lg-wait 0 11 w0
+	assert_status 0
+	[ "$output" = "$(printf 'error=0 hw=12\n11 w0-k0 w0-v0')" ] || fail "v0: $output"
+	run --separate-stderr legacy fetch-wait lg-wait 3 12 w3
+	assert_status 0
+	[ "$output" = "$(printf 'error=0 hw=13\n12 w3-k0 w3-v0')" ] || fail "v3: $output"
+	# Nothing arrives: answered empty once max_wait_ms (100) is over.
+	run --separate-stderr legacy fetch lg-wait 1 13
+	[ "$output" = "error=0 hw=13" ] || fail "empty: $output"
+	run --separate-stderr legacy fetch lg-wait 1 14
+	[ "$output" = "error=1 hw=-1" ] || fail "past the end: $output"
+}
+
 @test "Fetch v3 honours max_bytes after down-conversion, and always returns the first message" {
 	produce_legacy lg-max
 	# A magic-1 message of these records is 12 + 22 + 10 = 44 bytes: two fit in 100.
@@ -156,4 +171,25 @@ produce_legacy() {
 	run --separate-stderr legacy fetch lg-bad 3 0
 	[ "${lines[0]}" = "error=0 hw=11" ] || fail "$output"
 	[ "${#lines[@]}" -eq 12 ] || fail "$output"
+}
+
+@test "kcat in legacy mode (broker.version.fallback 0.8.2, 0.9.0): Produce and Fetch v0/v1 with gzip, snappy and lz4" {
+	have kcat || skip "kcat is not installed"
+	seq 1 300 | awk '{ print "k" $1 ":value-" $1 }' > "$BATS_TEST_TMPDIR/in"
+	# librdkafka without ApiVersions: Produce v0 and Fetch v0 for 0.8.2 (magic 0,
+	# lz4 with the old frame header checksum, KAFKA-3160), v1 for 0.9.0.
+	for v in 0.8.2 0.9.0; do
+		for z in gzip snappy lz4; do
+			t=lg-kc-$v-$z
+			legacy_kcat=(timeout 30 kcat -b "$KQ_BROKERS" -X api.version.request=false
+				     -X "broker.version.fallback=$v")
+			create_topic "$t" -p 1
+			"${legacy_kcat[@]}" -P -t "$t" -p 0 -K: -z "$z" -X acks=all \
+				< "$BATS_TEST_TMPDIR/in" || fail "$v $z: kcat -P failed"
+			kqc -t "$t" -e -f '%k:%s\n' > "$BATS_TEST_TMPDIR/kq"
+			assert_same_file "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/kq"
+			"${legacy_kcat[@]}" -C -t "$t" -e -q -f '%k:%s\n' > "$BATS_TEST_TMPDIR/kcat"
+			assert_same_file "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/kcat"
+		done
+	done
 }

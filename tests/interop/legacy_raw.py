@@ -9,6 +9,8 @@
   fetch PORT TOPIC VERSION OFFSET [MAXBYTES]   Fetch vVERSION of partition 0; checks every
       message's CRC-32 and magic (0 for v0-1, 1 for v2-3), prints
       "error=E hw=H" then "offset key value" per message; exit 1 on a bad message
+  fetch-wait PORT TOPIC VERSION OFFSET PREFIX   a Fetch at the end, parked, then a
+      Produce v0 of PREFIX-k0=PREFIX-v0 on another connection; prints as fetch
   listoffsets PORT TOPIC TIMESTAMP MAX   ListOffsets v0; prints "error=E offsets=a,b,..."
   commit PORT GROUP TOPIC VERSION OFFSET [GENERATION MEMBER]   OffsetCommit v0/v1 of
       partition 0; prints "error=E"
@@ -77,10 +79,14 @@ def call(port, api, version, body, throttle=False):
     s.sendall(request(api, version, 7, body, b"legacy_raw"))
     r = read_response(s)
     s.close()
+    return r, first_partition(r, throttle)
+
+
+def first_partition(r, throttle):
     if r is None:
-        return None, 0
+        return 0
     p = 4 + (4 if throttle else 0) + 4
-    return r, p + 2 + struct.unpack(">h", r[p:p + 2])[0] + 4
+    return p + 2 + struct.unpack(">h", r[p:p + 2])[0] + 4
 
 
 def produce(port, topic, version, records):
@@ -148,14 +154,39 @@ def walk(data, magic, out):
         out.append((offset, vals[0], vals[1]))
 
 
-def cmd_fetch(port, topic, version, offset, maxbytes="1048576"):
-    version, offset, maxbytes = int(version), int(offset), int(maxbytes)
-    body = s32(-1) + s32(100) + s32(1)
+def fetch_body(topic, version, offset, maxbytes, wait=100):
+    body = s32(-1) + s32(wait) + s32(1)
     if version >= 3:
         body += s32(maxbytes)
-    body += (s32(1) + kstr(topic.encode()) + s32(1)
-             + s32(0) + s64(offset) + s32(maxbytes))
-    r, p = call(port, 1, version, body, version >= 1)
+    return body + (s32(1) + kstr(topic.encode()) + s32(1)
+                   + s32(0) + s64(offset) + s32(maxbytes))
+
+
+def cmd_fetch(port, topic, version, offset, maxbytes="1048576"):
+    version, offset, maxbytes = int(version), int(offset), int(maxbytes)
+    r, p = call(port, 1, version, fetch_body(topic, version, offset, maxbytes), version >= 1)
+    return print_fetch(r, p, version)
+
+
+def cmd_fetch_wait(port, topic, version, offset, prefix):
+    """A Fetch that must wait (max_wait 30 s), then, on another connection, a
+    Produce v0 of one message PREFIX-k0=PREFIX-v0: the parked fetch answers."""
+    version, offset = int(version), int(offset)
+    s = connect(port)
+    s.settimeout(60)
+    s.sendall(request(1, version, 8, fetch_body(topic, version, offset, 1 << 20, 30000),
+                      b"legacy_raw"))
+    out = produce(port, topic.encode(), 0,
+                  message_set(0, 0, [(prefix.encode() + b"-k0", prefix.encode() + b"-v0")]))
+    if out is None or out[0] != 0:
+        print("produce failed: %r" % (out,))
+        return 1
+    r = read_response(s)
+    s.close()
+    return print_fetch(r, first_partition(r, version >= 1), version)
+
+
+def print_fetch(r, p, version):
     if r is None:
         print("closed")
         return 1
@@ -227,7 +258,7 @@ def cmd_versions(port):
     return 0
 
 
-CMDS = {"versions": cmd_versions, "produce": cmd_produce, "bad": cmd_bad, "fetch": cmd_fetch,
+CMDS = {"versions": cmd_versions, "fetch-wait": cmd_fetch_wait, "produce": cmd_produce, "bad": cmd_bad, "fetch": cmd_fetch,
         "listoffsets": cmd_listoffsets, "commit": cmd_commit, "offsetfetch": cmd_offsetfetch}
 
 if __name__ == "__main__":
