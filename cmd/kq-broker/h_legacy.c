@@ -6,9 +6,9 @@
  * Kafka's list of segment offsets.
  *
  * Down-conversion cannot be zero-copy: the batches are read (at most the
- * request's byte limits, or one batch past them) and converted into memory
- * capped by the same limits, so one request costs no more than its own
- * max_bytes.
+ * request's byte limits, capped at LEGACY_MAX_RESPONSE, or the one batch
+ * past them) and converted into memory capped by the same limits, so one
+ * request costs no more than its own max_bytes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,12 @@
 #include "broker.h"
 
 #define MAX_SLICES 8
+/*
+ * Down-converted bytes per response: v0-2 have no response limit and a
+ * client may ask for 2 GiB a partition, which the zero-copy path never
+ * holds in memory but this one would.  Past it the client asks again.
+ */
+#define LEGACY_MAX_RESPONSE (16 << 20)
 
 int
 legacy_produce_convert(struct req *rq, const struct topic *t, struct kq_bytes *rec)
@@ -78,8 +84,7 @@ part_convert(struct partition *p, int64_t offset, int64_t limit, bool min_one, i
 	if (rc)
 		return (int16_t)(rc > 0 ? rc : KQ_E_KAFKA_STORAGE_ERROR);
 	for (i = 0; i < n; i++) {
-		rc = slice_convert(&sl[i], magic, offset, (size_t)(min_one || limit > 0 ? limit : 0),
-				   &raw, set);
+		rc = slice_convert(&sl[i], magic, offset, (size_t)limit, &raw, set);
 		if (rc == 1)
 			break;
 		if (rc) {
@@ -105,10 +110,12 @@ legacy_fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 	struct kq_buf *w = api_wbuf();
 	struct evbuffer *out;
 	int magic = version >= 2 ? 1 : 0;
-	int64_t total = 0, remaining = version >= 3 ? m->MaxBytes : INT32_MAX;
+	int64_t total = 0, remaining = LEGACY_MAX_RESPONSE;
 	bool any_err = false;
 	int32_t i, j;
 
+	if (version >= 3)
+		remaining = KQ_MIN(remaining, (int64_t)m->MaxBytes);
 	if (version >= 1)
 		kq_wr_i32(w, 0);	/* throttle_time_ms */
 	kq_wr_i32(w, m->Topics_count);
