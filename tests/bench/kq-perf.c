@@ -244,6 +244,51 @@ struct e2e {
 	int64_t start_offset;
 };
 
+/*
+ * One Fetch (long-polling 500 ms, 1 MiB) of partition 0 of topic from
+ * offset, in version ver: the partition's answer, in a (reset first).
+ */
+static const struct kq_FetchResponse_PartitionData *
+fetch_part0(struct kq_conn *conn, int16_t ver, const char *topic, int64_t offset,
+	    struct kq_arena *a)
+{
+	struct kq_FetchRequest req;
+	struct kq_FetchRequest_FetchTopic ft;
+	struct kq_FetchRequest_FetchPartition fp;
+	struct kq_FetchResponse *fr;
+	struct kq_resp resp;
+
+	kq_FetchRequest_FetchPartition_init(&fp);
+	fp.Partition = 0;
+	fp.CurrentLeaderEpoch = -1;
+	fp.FetchOffset = offset;
+	fp.LastFetchedEpoch = -1;
+	fp.LogStartOffset = -1;
+	fp.PartitionMaxBytes = 1 << 20;
+	kq_FetchRequest_FetchTopic_init(&ft);
+	ft.Topic = kq_str_c(topic);
+	ft.Partitions = &fp;
+	ft.Partitions_count = 1;
+	kq_FetchRequest_init(&req);
+	req.ReplicaId = -1;
+	req.MaxWaitMs = 500;
+	req.MinBytes = 1;
+	req.MaxBytes = 1 << 20;
+	req.SessionEpoch = -1;
+	req.RackId = kq_str_c("");
+	req.Topics = &ft;
+	req.Topics_count = 1;
+	if (kq_conn_enqueue(conn, KQ_API_FETCH, ver, &req, NULL) < 0 ||
+	    kq_conn_recv(conn, 30000, &resp) != 0)
+		die("fetch", kq_conn_errstr(conn));
+	kq_arena_reset(a);
+	fr = kq_arena_alloc(a, sizeof(*fr));
+	if (kq_resp_decode(&resp, a, fr) != 0 || fr->Responses_count < 1 ||
+	    fr->Responses[0].Partitions_count < 1)
+		die("fetch", "bad answer");
+	return &fr->Responses[0].Partitions[0];
+}
+
 static void *
 kq_consumer(void *arg)
 {
@@ -259,43 +304,11 @@ kq_consumer(void *arg)
 	ver = (int16_t)kq_conn_version(conn, KQ_API_FETCH, 11);
 	e->ready = 1;
 	while (e->got < e->count) {
-		struct kq_FetchRequest req;
-		struct kq_FetchRequest_FetchTopic ft;
-		struct kq_FetchRequest_FetchPartition fp;
-		struct kq_FetchResponse fr;
-		struct kq_resp resp;
-		const unsigned char *r;
-		size_t left;
+		const struct kq_FetchResponse_PartitionData *pd =
+			fetch_part0(conn, ver, e->topic, next, &a);
+		const unsigned char *r = pd->Records.p;
+		size_t left = (size_t)KQ_MAX(pd->Records.len, 0);
 
-		kq_FetchRequest_FetchPartition_init(&fp);
-		fp.Partition = 0;
-		fp.CurrentLeaderEpoch = -1;
-		fp.FetchOffset = next;
-		fp.LastFetchedEpoch = -1;
-		fp.LogStartOffset = -1;
-		fp.PartitionMaxBytes = 1 << 20;
-		kq_FetchRequest_FetchTopic_init(&ft);
-		ft.Topic = kq_str_c(e->topic);
-		ft.Partitions = &fp;
-		ft.Partitions_count = 1;
-		kq_FetchRequest_init(&req);
-		req.ReplicaId = -1;
-		req.MaxWaitMs = 500;
-		req.MinBytes = 1;
-		req.MaxBytes = 1 << 20;
-		req.SessionEpoch = -1;
-		req.RackId = kq_str_c("");
-		req.Topics = &ft;
-		req.Topics_count = 1;
-		if (kq_conn_enqueue(conn, KQ_API_FETCH, ver, &req, NULL) < 0 ||
-		    kq_conn_recv(conn, 30000, &resp) != 0)
-			die("fetch", kq_conn_errstr(conn));
-		kq_arena_reset(&a);
-		if (kq_resp_decode(&resp, &a, &fr) != 0 || fr.Responses_count < 1 ||
-		    fr.Responses[0].Partitions_count < 1)
-			die("fetch", "bad answer");
-		r = fr.Responses[0].Partitions[0].Records.p;
-		left = (size_t)KQ_MAX(fr.Responses[0].Partitions[0].Records.len, 0);
 		while (left >= KQ_BATCH_HEADER_SIZE && (size_t)kq_batch_size(r) <= left) {
 			int64_t t = now_ns(), size = kq_batch_size(r);
 			struct kq_batch_iter it;
@@ -846,37 +859,13 @@ mode_fetch(int argc, char **argv)
 		die("leader", kq_client_errstr(cl));
 	t0 = now_ns();
 	while (got < count) {
-		struct kq_FetchRequest req;
-		struct kq_FetchRequest_FetchTopic ft;
-		struct kq_FetchRequest_FetchPartition fp;
-		struct kq_FetchResponse fr;
-		struct kq_resp resp;
+		const struct kq_FetchResponse_PartitionData *pd =
+			fetch_part0(conn, ver, argv[3], next, &a);
 
-		kq_FetchRequest_FetchPartition_init(&fp);
-		fp.FetchOffset = next;
-		fp.PartitionMaxBytes = 1 << 20;
-		kq_FetchRequest_FetchTopic_init(&ft);
-		ft.Topic = kq_str_c(argv[3]);
-		ft.Partitions = &fp;
-		ft.Partitions_count = 1;
-		kq_FetchRequest_init(&req);
-		req.ReplicaId = -1;
-		req.MaxWaitMs = 500;
-		req.MinBytes = 1;
-		req.MaxBytes = 1 << 20;
-		req.Topics = &ft;
-		req.Topics_count = 1;
-		if (kq_conn_enqueue(conn, KQ_API_FETCH, ver, &req, NULL) < 0 ||
-		    kq_conn_recv(conn, 30000, &resp) != 0)
-			die("fetch", kq_conn_errstr(conn));
-		kq_arena_reset(&a);
-		if (kq_resp_decode(&resp, &a, &fr) != 0 || fr.Responses_count < 1 ||
-		    fr.Responses[0].Partitions_count < 1 ||
-		    fr.Responses[0].Partitions[0].ErrorCode != 0)
-			die("fetch", "bad answer");
-		got += count_fetched(fr.Responses[0].Partitions[0].Records.p,
-				     (size_t)KQ_MAX(fr.Responses[0].Partitions[0].Records.len, 0),
-				     ver < 4, &next);
+		if (pd->ErrorCode != 0)
+			die("fetch", kq_err_name(pd->ErrorCode));
+		got += count_fetched(pd->Records.p, (size_t)KQ_MAX(pd->Records.len, 0), ver < 4,
+				     &next);
 	}
 	report(got, now_ns() - t0, 100, NULL, 0);
 	kq_arena_free(&a);
