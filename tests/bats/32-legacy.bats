@@ -147,6 +147,31 @@ produce_legacy() {
 	[ "$output" = "error=0 offset=11" ] || fail "after kq-consume: $output"
 }
 
+@test "OffsetCommit v0 skips the generation check (Kafka 3.9 keeps v0 apart), v1 does not" {
+	produce_legacy lg-live
+	# A live member: the group is Stable with one member of generation >= 1.
+	kq-consume -g lg-live -t lg-live -f '%o %k\n' -X heartbeat.interval.ms=300 --commit-interval 200ms \
+		< /dev/null > "$BATS_TEST_TMPDIR/m.out" 2> "$BATS_TEST_TMPDIR/m.err" 3>&- &
+	pid=$!
+	track_pid "$pid"
+	wait_for_text "$BATS_TEST_TMPDIR/m.out" "10 d1-k1" 30
+	# Its own commit first, so that it cannot land after ours.
+	for ((i = 0; i < 300; i++)); do
+		run legacy offsetfetch lg-live lg-live
+		[ "$output" = "error=0 offset=11" ] && break
+		sleep 0.1
+	done
+	[ "$output" = "error=0 offset=11" ] || fail "the member did not commit within 30s: $output"
+	run legacy commit lg-live lg-live 1 3 -1 ""
+	[ "$output" = "error=25" ] || fail "v1 without a member: $output"
+	run legacy commit lg-live lg-live 0 4
+	[ "$output" = "error=0" ] || fail "v0: $output"
+	run legacy offsetfetch lg-live lg-live
+	[ "$output" = "error=0 offset=4" ] || fail "$output"
+	kill -TERM "$pid"
+	wait_pid_gone "$pid" 30 || fail "kq-consume (pid $pid) did not exit after SIGTERM"
+}
+
 @test "kafka-python pinned to api_version (0, 10, 1) and (0, 9) produces, consumes and commits" {
 	have_py_module kafka || skip "python3-kafka is not installed"
 	create_topic lg-kp101 -p 1
