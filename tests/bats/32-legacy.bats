@@ -128,6 +128,20 @@ produce_legacy() {
 	[ "$output" = "error=0 offsets=" ] || fail "at 1000: $output"
 	run legacy listoffsets lg-none -1 1
 	[ "$output" = "error=3 offsets=" ] || fail "unknown topic: $output"
+	# A timestamp picks the segments last modified at or before it: day i+1 of
+	# 2020 for segment i, so noon of that day answers segments i..0.
+	i=0
+	want=
+	for b in $(echo "$bases" | tr ',' '\n' | sort -n); do
+		f=$(printf '%s/lg-lo-0/%020d.log' "$KQ_DATA" "$b")
+		touch -d "2020-01-0$((i + 1)) 00:00 UTC" "$f"
+		want=$b${want:+,$want}
+		run legacy listoffsets lg-lo "$(date -d "2020-01-0$((i + 1)) 12:00 UTC" +%s%3N)" 100
+		[ "$output" = "error=0 offsets=$want" ] || fail "segment $i: $output, want $want"
+		i=$((i + 1))
+	done
+	run legacy listoffsets lg-lo "$(date -d "2020-01-0$i 12:00 UTC" +%s%3N)" 1
+	[ "$output" = "error=0 offsets=${want%%,*}" ] || fail "max 1: $output"
 }
 
 @test "OffsetCommit v0/v1 and OffsetFetch v0; a v1 commit resumes in kq-consume -g" {
