@@ -22,6 +22,7 @@ struct conv {
 	size_t max_bytes;
 	int64_t now_ms;
 	int codec;		/* of the first wrapper; -1 before one is seen */
+	int magic;		/* of the first message: every other must have it */
 };
 
 /*
@@ -104,6 +105,8 @@ conv_add(struct conv *c, const struct msg *m, const struct msg *wrapper)
 {
 	int64_t ts = m->timestamp;
 
+	if (m->magic != c->magic)
+		return KQ_E_CORRUPT_MESSAGE;	/* Kafka: one magic per message set */
 	if (m->magic == 0)
 		ts = c->now_ms;
 	else if (wrapper && (wrapper->attributes & KQ_MSG_ATTR_LOG_APPEND_TIME))
@@ -112,7 +115,7 @@ conv_add(struct conv *c, const struct msg *m, const struct msg *wrapper)
 	return kq_bb_size(&c->bb) > c->max_bytes ? KQ_E_MESSAGE_TOO_LARGE : 0;
 }
 
-/* The messages of one wrapper: decompressed, never compressed again (Kafka's rule). */
+/* The messages inside one wrapper, none of them a wrapper itself (Kafka's rule). */
 static int
 conv_wrapper(struct conv *c, const struct msg *w)
 {
@@ -122,6 +125,8 @@ conv_wrapper(struct conv *c, const struct msg *w)
 	struct msg m;
 	int rc;
 
+	if (w->magic != c->magic)
+		return KQ_E_CORRUPT_MESSAGE;
 	if (codec > KQ_CODEC_LZ4 || !kq_codec_available(codec))
 		return KQ_E_UNSUPPORTED_COMPRESSION_TYPE;
 	if (w->value.len <= 0)
@@ -162,7 +167,7 @@ kq_msgset_to_batch(const unsigned char *p, size_t n, size_t max_bytes, int64_t n
 	memset(&c, 0, sizeof(c));
 	c.max_bytes = max_bytes;
 	c.now_ms = now_ms;
-	c.codec = -1;
+	c.codec = c.magic = -1;
 	kq_bb_init(&c.bb, KQ_CODEC_NONE);
 	kq_rd_init(&r, p, n);
 	if (n == 0)
@@ -170,6 +175,8 @@ kq_msgset_to_batch(const unsigned char *p, size_t n, size_t max_bytes, int64_t n
 	while (rc == 0 && kq_rd_left(&r) > 0) {
 		if ((rc = msg_read(&r, &m)) != 0)
 			break;
+		if (c.magic < 0)
+			c.magic = m.magic;
 		rc = (m.attributes & KQ_ATTR_CODEC_MASK) ? conv_wrapper(&c, &m) :
 		     conv_add(&c, &m, NULL);
 	}

@@ -24,8 +24,8 @@ static inline size_t kq_legacy_msg_size(int magic, struct kq_bytes key, struct k
  * snappy, lz4) is unwrapped one level, and the batch is compressed with the
  * wrapper's codec.  Timestamps are the messages' own (magic 1, or the
  * wrapper's under LogAppendTime) or now_ms (magic 0).  Returns 0 or a Kafka
- * error: CORRUPT_MESSAGE (bad CRC, size or magic, a wrapper inside a
- * wrapper, no message), MESSAGE_TOO_LARGE (records past max_bytes once
+ * error: CORRUPT_MESSAGE (bad CRC, size or magic, messages of two magics,
+ * a wrapper inside a wrapper, no message), MESSAGE_TOO_LARGE (records past max_bytes once
  * decompressed), UNSUPPORTED_COMPRESSION_TYPE (zstd or an unknown codec).
  */
 int kq_msgset_to_batch(const unsigned char *p, size_t n, size_t max_bytes, int64_t now_ms,

@@ -242,6 +242,19 @@ test_bad_input(void)
 	kq_buf_reset(&in);
 	put_msg(&in, 2, 0, k, v);
 	T_EQ(convert(&in, MAX), KQ_E_CORRUPT_MESSAGE);
+	/* Two magics: side by side, or a wrapper's and its messages'. */
+	kq_buf_reset(&in);
+	put_msg(&in, 0, 0, k, v);
+	put_msg(&in, 1, 0, k, v);
+	T_EQ(convert(&in, MAX), KQ_E_CORRUPT_MESSAGE);
+	kq_buf_reset(&z);
+	T_EQ(kq_compress(KQ_CODEC_GZIP, m1_none, sizeof(m1_none), &z), 0);
+	kq_buf_reset(&in);
+	put_msg(&in, 0, KQ_CODEC_GZIP, KQ_BYTES_NULL, kq_bytes_of(z.buf, z.len));
+	T_EQ(convert(&in, MAX), KQ_E_CORRUPT_MESSAGE);
+	kq_buf_reset(&in);
+	put_msg(&in, 1, KQ_CODEC_GZIP, KQ_BYTES_NULL, kq_bytes_of(z.buf, z.len));
+	T_EQ(convert(&in, MAX), 0);
 	/* A wrapper inside a wrapper. */
 	kq_buf_reset(&inner);
 	kq_buf_add(&inner, m1_gzip, sizeof(m1_gzip));
