@@ -162,6 +162,24 @@ test_down_convert_is_kafka_pythons(void)
 	T_EQ(kq_msgset_from_batch(batch.buf, batch.len, 0, 0, 1, &out), 1);
 	T_EQ(out.len, msg_pos(down_m0, 1));
 	T_MEMEQ(out.buf, down_m0, out.len);
+	/* A LogAppendTime batch: magic 1 says so in each message, with the batch's time. */
+	stored_batch(&batch, KQ_CODEC_NONE, false);
+	kq_put16(batch.buf + KQ_BATCH_OFF_ATTRIBUTES, KQ_ATTR_LOG_APPEND_TIME);
+	kq_put64(batch.buf + KQ_BATCH_OFF_MAX_TIMESTAMP, 1800000000000ULL);
+	for (magic = 0; magic <= 1; magic++) {
+		kq_buf_reset(&out);
+		T_EQ(kq_msgset_from_batch(batch.buf, batch.len, magic, 0, MAX, &out), 0);
+		T_EQ(out.len, want_n[magic]);
+		for (i = 0, pos = 0; i < 5 && pos + 22 <= out.len; i++) {
+			T_EQ(out.buf[pos + 17], magic ? KQ_MSG_ATTR_LOG_APPEND_TIME : 0);
+			if (magic)
+				T_EQ(kq_be64(out.buf + pos + 18), 1800000000000LL);
+			T_EQ(kq_be32(out.buf + pos + 12),
+			     crc32(0, out.buf + pos + 16, kq_be32(out.buf + pos + 8) - 4));
+			pos += KQ_MSG_LOG_OVERHEAD + kq_be32(out.buf + pos + 8);
+		}
+		T_EQ(i, 5);
+	}
 	/* A control batch gives nothing. */
 	kq_put16(batch.buf + KQ_BATCH_OFF_ATTRIBUTES, KQ_ATTR_CONTROL);
 	kq_buf_reset(&out);
