@@ -202,6 +202,27 @@ produce_legacy() {
 		fail "kq-consume reads other keys"
 }
 
+@test "Sarama with its default version (0.8.2): Produce v0, ListOffsets v0, Fetch v0, OffsetCommit v1" {
+	have go || skip "golang-go is not installed"
+	[ -d /usr/share/gocode/src/github.com/Shopify/sarama ] ||
+		skip "golang-github-shopify-sarama-dev is not installed"
+	GOPATH=/usr/share/gocode GO111MODULE=off GOFLAGS= GOCACHE="$BATS_FILE_TMPDIR/gocache" \
+		timeout 300 go build -o "$BATS_FILE_TMPDIR/sarama_legacy" \
+		"$KQ_INTEROP/sarama_legacy.go" 2> "$BATS_TEST_TMPDIR/go.err" ||
+		fail "go build: $(tail -n 5 "$BATS_TEST_TMPDIR/go.err")"
+	for z in none gzip snappy; do
+		create_topic "lg-sarama-$z" -p 1
+		run --separate-stderr timeout 60 "$BATS_FILE_TMPDIR/sarama_legacy" "$KQ_BROKERS" \
+			"lg-sarama-$z" 100 "$z" "lg-sarama-$z"
+		[ "$output" = "ok 100 end=100 committed=100" ] || fail "$z: $output $stderr"
+		# What Sarama wrote and committed, as a current client sees it.
+		[ "$(kqc -t "lg-sarama-$z" -e -f '%k=%s\n' | tail -n 1)" = "k99=sarama-99" ] ||
+			fail "$z: kq-consume reads something else"
+		run --separate-stderr timeout 30 kq-groups describe "lg-sarama-$z"
+		[[ "$output" =~ lg-sarama-$z\ +0\ +100\ +100\ +0 ]] || fail "$z: $output"
+	done
+}
+
 @test "bad legacy message sets are refused with Kafka's error codes, the broker serves on" {
 	produce_legacy lg-bad
 	run legacy bad lg-bad crc
