@@ -2,7 +2,9 @@
 # Old request versions and message formats (issue 10): Produce v0-2 with
 # MessageSet v0/v1, Fetch v0-3 down-converted, ListOffsets v0, OffsetCommit
 # v0-1, OffsetFetch v0, as Kafka 3.9 serves them.  Raw requests come from
-# tests/interop/legacy_raw.py, which checks every fetched message's CRC-32.
+# tests/interop/legacy_raw.py, which checks every fetched message's CRC-32;
+# the real clients are kafka-python pinned to old api_versions, kcat in
+# librdkafka's legacy mode and Sarama at its default version.
 
 bats_require_minimum_version 1.5.0
 load helpers
