@@ -75,6 +75,7 @@ unit_mods = $(or $(UNIT_MODS_$(1)),$(LIBORDER))
 UNIT_MODS_base := base
 UNIT_MODS_proto := proto base
 UNIT_MODS_batch := proto base
+UNIT_MODS_msgset := proto base
 UNIT_MODS_log := log proto base
 UNIT_MODS_group := group proto base
 unit_libs = $(foreach m,$(call unit_mods,$(1)),$(call mod_lib,$(m)))

@@ -28,6 +28,8 @@ test	kcat			kcat
 test,bench	python3		/usr/bin/python3
 test	python3-kafka		py:kafka
 test	python3-confluent-kafka	py:confluent_kafka
+test	golang-go		go
+test	golang-github-shopify-sarama-dev	/usr/share/gocode/src/github.com/Shopify/sarama/client.go
 test	zookeeper		/usr/share/java/zookeeper.jar
 test	default-jre-headless	java
 test	procps			pkill

@@ -7,14 +7,14 @@
 
 #include "broker.h"
 
-/* Produce is advertised from v0 (librdkafka's compression check) but v0-2 are refused. */
+/* Every non-flexible version Kafka 3.9 serves, old message formats included (h_legacy.c). */
 const struct api api_table[KQ_API_MAX] = {
 	[KQ_API_PRODUCE] = { 0, 8, h_produce },
-	[KQ_API_FETCH] = { 4, 11, h_fetch },
-	[KQ_API_LIST_OFFSETS] = { 1, 5, h_list_offsets },
+	[KQ_API_FETCH] = { 0, 11, h_fetch },
+	[KQ_API_LIST_OFFSETS] = { 0, 5, h_list_offsets },
 	[KQ_API_METADATA] = { 0, 8, h_metadata },
-	[KQ_API_OFFSET_COMMIT] = { 2, 7, h_group },
-	[KQ_API_OFFSET_FETCH] = { 1, 5, h_group },
+	[KQ_API_OFFSET_COMMIT] = { 0, 7, h_group },
+	[KQ_API_OFFSET_FETCH] = { 0, 5, h_group },
 	[KQ_API_FIND_COORDINATOR] = { 0, 2, h_group },
 	[KQ_API_JOIN_GROUP] = { 0, 5, h_group },
 	[KQ_API_HEARTBEAT] = { 0, 3, h_group },

@@ -288,6 +288,17 @@ int h_incremental_alter_configs(struct req *rq);
 /* Every group API (FindCoordinator, JoinGroup, OffsetCommit, ...). */
 int h_group(struct req *rq);
 
+/* ---- old request versions (h_legacy.c) ---- */
+
+/* Produce v0-2: replace *rec (a message set) with one batch; 0 or a Kafka error. */
+int legacy_produce_convert(struct req *rq, const struct topic *t, struct kq_bytes *rec);
+/* Fetch v0-3, down-converted; NULL = park it (as fetch_eval). */
+struct evbuffer *legacy_fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force);
+/* ListOffsets v0: fill pr->OldStyleOffsets. */
+void legacy_list_offsets(struct req *rq, int32_t replica, struct partition *p,
+			 const struct kq_ListOffsetsRequest_ListOffsetsPartition *rp,
+			 struct kq_ListOffsetsResponse_ListOffsetsPartitionResponse *pr);
+
 /* Produce waiters (h_produce.c) and fetch waiters (h_fetch.c). */
 void produce_waiters_check(void);
 void produce_waiters_drop(struct partition *p);

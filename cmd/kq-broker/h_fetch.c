@@ -1,5 +1,5 @@
 /*
- * h_fetch.c - Fetch v4-11 with long polling.  Records are not copied by
+ * h_fetch.c - Fetch v0-11 with long polling.  Records are not copied by
  * kq: kq_log_read gives file ranges, the response headers go into an
  * evbuffer and each range is added as a file segment (libevent maps it and
  * writes from the mapping).  A request that cannot be answered yet is
@@ -156,6 +156,8 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 	bool any_err = false, session_err;
 	int k;
 
+	if (version < 4)	/* message sets, down-converted: never zero-copy */
+		return legacy_fetch_eval(version, m, force);
 	session_err = version >= 7 && m->SessionId != 0;
 	for (i = 0; i < m->Topics_count; i++)
 		nparts += m->Topics[i].Partitions_count;

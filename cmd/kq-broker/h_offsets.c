@@ -1,5 +1,5 @@
 /*
- * h_offsets.c - ListOffsets v1-5 and DeleteRecords v0-1.
+ * h_offsets.c - ListOffsets v0-5 and DeleteRecords v0-1.
  */
 #include <string.h>
 
@@ -61,6 +61,10 @@ h_list_offsets(struct req *rq)
 				continue;
 			}
 			pr->LeaderEpoch = p->leader_epoch;
+			if (rq->version == 0) {
+				legacy_list_offsets(rq, m.ReplicaId, p, rp, pr);
+				continue;
+			}
 			if (rp->Timestamp == -1) {
 				pr->Offset = p->hw;
 			} else if (rp->Timestamp == -2) {

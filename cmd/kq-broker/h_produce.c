@@ -1,6 +1,6 @@
 /*
- * h_produce.c - Produce v3-8 (v0-2 are advertised for librdkafka's
- * compression check, but close the connection).  Batches are validated and
+ * h_produce.c - Produce v0-8 (the message sets of v0-2 are converted to a
+ * batch by h_legacy.c first).  Batches are validated and
  * appended in place in the request frame; under log.flush=ack the answer
  * waits until the flusher reports every appended partition durable.
  */
@@ -123,6 +123,8 @@ produce_one(struct req *rq, struct kq_str tname, struct kq_bytes rec, struct par
 		return KQ_E_NOT_LEADER_OR_FOLLOWER;
 	if (rec.len <= 0)
 		return KQ_E_INVALID_RECORD;
+	if (rq->version < 3 && (rc = legacy_produce_convert(rq, t, &rec)) != 0)
+		return (int16_t)rc;
 	/* The one parse of this batch's header; checks and append share it. */
 	rc = kq_batch_validate(rec.p, (size_t)rec.len, (size_t)t->tc.max_message_bytes, &h);
 	if (rc)
@@ -177,11 +179,6 @@ h_produce(struct req *rq)
 	int nw = 0;
 	bool any_err = false;
 
-	if (rq->version < 3) {
-		kq_log_info("%s: Produce v%d (MessageSet v0/v1) is not supported; closing",
-			    conn_peer(rq->conn), rq->version);
-		return -2;
-	}
 	if (kq_ProduceRequest_decode(&rq->body, rq->version, rq->arena, &m))
 		return -1;
 	for (i = 0; i < m.TopicData_count; i++)

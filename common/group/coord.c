@@ -92,6 +92,7 @@ struct op_part {
 	int64_t offset;
 	int32_t epoch;
 	char *metadata;
+	int64_t ts;			/* commit timestamp */
 };
 
 struct op {
@@ -1802,6 +1803,8 @@ commit_check(struct kq_coord *c, const struct kq_OffsetCommitRequest *req, int16
 		return 0;
 	}
 	*gp = g;
+	if (v == 0)
+		return 0;	/* Kafka 3.9 keeps v0 commits apart (ZooKeeper), unchecked */
 	if (gen >= 0 || !str_empty(mid) || iid.len >= 0) {
 		if ((err = validate_member(g, mid, iid, &m)) != 0)
 			return err;
@@ -1879,11 +1882,13 @@ kq_coord_commit(struct kq_coord *c, const struct kq_OffsetCommitRequest *req, in
 			opp->epoch = v >= 6 ? p->CommittedLeaderEpoch : -1;
 			opp->metadata = sdup(p->CommittedMetadata.len >= 0 ? p->CommittedMetadata :
 					     kq_str_c(""));
+			/* v1 names its own commit time (-1: now), as Kafka stores it. */
+			opp->ts = v == 1 && p->CommitTimestamp >= 0 ? p->CommitTimestamp : now_ms;
 			kq_buf_reset(&k);
 			kq_buf_reset(&val);
 			kq_offsets_key_offset(&k, req->GroupId, t->Name, p->PartitionIndex);
 			kq_offsets_value_offset(&val, opp->offset, opp->epoch,
-						kq_str_c(opp->metadata), now_ms);
+						kq_str_c(opp->metadata), opp->ts);
 			kq_bb_add(&bb, now_ms, kq_bytes_of(k.buf, k.len),
 				  kq_bytes_of(val.buf, val.len), NULL, 0);
 		}
@@ -1924,7 +1929,7 @@ commit_stored(struct kq_coord *c, struct op *op, int64_t now)
 
 		r->Topics[p->ti].Partitions[p->pi].ErrorCode = (int16_t)err;
 		if (!err)
-			off_put(g, p->topic, p->partition, p->offset, p->epoch, p->metadata, now);
+			off_put(g, p->topic, p->partition, p->offset, p->epoch, p->metadata, p->ts);
 	}
 	if (g && err)
 		maybe_drop_group(c, g);

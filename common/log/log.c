@@ -1204,6 +1204,21 @@ kq_log_size(const struct kq_log *log)
 	return n;
 }
 
+bool
+kq_log_segment(const struct kq_log *log, size_t i, int64_t *base, int64_t *size,
+	       int64_t *mtime_ms)
+{
+	struct stat st;
+
+	if (i >= log->nseg)
+		return false;
+	*base = log->segs[i]->base;
+	*size = log->segs[i]->size;
+	*mtime_ms = fstat(log->segs[i]->fd, &st) == 0 ?
+		    (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000 : 0;
+	return true;
+}
+
 const char *
 kq_log_dir(const struct kq_log *log)
 {

@@ -76,6 +76,9 @@ int64_t kq_log_end(const struct kq_log *log);		/* LEO */
 int64_t kq_log_flushed(const struct kq_log *log);	/* everything below is fsynced */
 int64_t kq_log_size(const struct kq_log *log);		/* bytes in all segments */
 const char *kq_log_dir(const struct kq_log *log);
+/* Segment i (oldest first): base offset, bytes, last modification (ms); false past the end. */
+bool kq_log_segment(const struct kq_log *log, size_t i, int64_t *base, int64_t *size,
+		    int64_t *mtime_ms);
 void kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg);
 
 /*

@@ -130,5 +130,6 @@ enum kq_api_key {
 
 #include "msgs.h"
 #include "batch.h"
+#include "msgset.h"
 
 #endif

@@ -326,6 +326,10 @@ print(murmur2(b"alice"))'
 	tour 'kcat -b 127.0.0.1:9092 -Q -t logs:0:1700000000000'
 	assert_status 0
 	[ "$output" = "logs [0] offset 0" ] || fail "kcat -Q: $output"
+	# librdkafka as a Kafka 0.8.2 client: Fetch v0, MessageSet v0.
+	tour 'kcat -b 127.0.0.1:9092 -X api.version.request=false -X broker.version.fallback=0.8.2 -C -t logs -e'
+	assert_status 0
+	[ "$(grep -cx hello <<< "$output")" -eq 1 ] || fail "kcat as 0.8.2 does not show the record: ${output: -300}"
 }
 
 @test "tour: every command of the README tour ran" {

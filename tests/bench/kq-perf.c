@@ -8,6 +8,10 @@
  *   kq-perf e2e BROKERS TOPIC RATE SECONDS SIZE
  *	one record at a time at RATE/s (paced by sleeping), acks=1, while a
  *	second thread long-polls Fetch: percentiles of append-to-delivery.
+ *   kq-perf fetch BROKERS TOPIC COUNT VERSION
+ *	read COUNT records of partition 0 from offset 0 with Fetch VERSION,
+ *	1 MiB per request: v4+ is served zero-copy (records counted from the
+ *	batch headers), v0-3 down-converted to message sets (counted per message).
  *   kq-perf redis-e2e HOST:PORT RATE SECONDS SIZE
  *	the same with XADD and XREAD BLOCK against Redis Streams.
  *   kq-perf nats-pub HOST:PORT COUNT SIZE
@@ -240,6 +244,51 @@ struct e2e {
 	int64_t start_offset;
 };
 
+/*
+ * One Fetch (long-polling 500 ms, 1 MiB) of partition 0 of topic from
+ * offset, in version ver: the partition's answer, in a (reset first).
+ */
+static const struct kq_FetchResponse_PartitionData *
+fetch_part0(struct kq_conn *conn, int16_t ver, const char *topic, int64_t offset,
+	    struct kq_arena *a)
+{
+	struct kq_FetchRequest req;
+	struct kq_FetchRequest_FetchTopic ft;
+	struct kq_FetchRequest_FetchPartition fp;
+	struct kq_FetchResponse *fr;
+	struct kq_resp resp;
+
+	kq_FetchRequest_FetchPartition_init(&fp);
+	fp.Partition = 0;
+	fp.CurrentLeaderEpoch = -1;
+	fp.FetchOffset = offset;
+	fp.LastFetchedEpoch = -1;
+	fp.LogStartOffset = -1;
+	fp.PartitionMaxBytes = 1 << 20;
+	kq_FetchRequest_FetchTopic_init(&ft);
+	ft.Topic = kq_str_c(topic);
+	ft.Partitions = &fp;
+	ft.Partitions_count = 1;
+	kq_FetchRequest_init(&req);
+	req.ReplicaId = -1;
+	req.MaxWaitMs = 500;
+	req.MinBytes = 1;
+	req.MaxBytes = 1 << 20;
+	req.SessionEpoch = -1;
+	req.RackId = kq_str_c("");
+	req.Topics = &ft;
+	req.Topics_count = 1;
+	if (kq_conn_enqueue(conn, KQ_API_FETCH, ver, &req, NULL) < 0 ||
+	    kq_conn_recv(conn, 30000, &resp) != 0)
+		die("fetch", kq_conn_errstr(conn));
+	kq_arena_reset(a);
+	fr = kq_arena_alloc(a, sizeof(*fr));
+	if (kq_resp_decode(&resp, a, fr) != 0 || fr->Responses_count < 1 ||
+	    fr->Responses[0].Partitions_count < 1)
+		die("fetch", "bad answer");
+	return &fr->Responses[0].Partitions[0];
+}
+
 static void *
 kq_consumer(void *arg)
 {
@@ -255,43 +304,11 @@ kq_consumer(void *arg)
 	ver = (int16_t)kq_conn_version(conn, KQ_API_FETCH, 11);
 	e->ready = 1;
 	while (e->got < e->count) {
-		struct kq_FetchRequest req;
-		struct kq_FetchRequest_FetchTopic ft;
-		struct kq_FetchRequest_FetchPartition fp;
-		struct kq_FetchResponse fr;
-		struct kq_resp resp;
-		const unsigned char *r;
-		size_t left;
+		const struct kq_FetchResponse_PartitionData *pd =
+			fetch_part0(conn, ver, e->topic, next, &a);
+		const unsigned char *r = pd->Records.p;
+		size_t left = (size_t)KQ_MAX(pd->Records.len, 0);
 
-		kq_FetchRequest_FetchPartition_init(&fp);
-		fp.Partition = 0;
-		fp.CurrentLeaderEpoch = -1;
-		fp.FetchOffset = next;
-		fp.LastFetchedEpoch = -1;
-		fp.LogStartOffset = -1;
-		fp.PartitionMaxBytes = 1 << 20;
-		kq_FetchRequest_FetchTopic_init(&ft);
-		ft.Topic = kq_str_c(e->topic);
-		ft.Partitions = &fp;
-		ft.Partitions_count = 1;
-		kq_FetchRequest_init(&req);
-		req.ReplicaId = -1;
-		req.MaxWaitMs = 500;
-		req.MinBytes = 1;
-		req.MaxBytes = 1 << 20;
-		req.SessionEpoch = -1;
-		req.RackId = kq_str_c("");
-		req.Topics = &ft;
-		req.Topics_count = 1;
-		if (kq_conn_enqueue(conn, KQ_API_FETCH, ver, &req, NULL) < 0 ||
-		    kq_conn_recv(conn, 30000, &resp) != 0)
-			die("fetch", kq_conn_errstr(conn));
-		kq_arena_reset(&a);
-		if (kq_resp_decode(&resp, &a, &fr) != 0 || fr.Responses_count < 1 ||
-		    fr.Responses[0].Partitions_count < 1)
-			die("fetch", "bad answer");
-		r = fr.Responses[0].Partitions[0].Records.p;
-		left = (size_t)KQ_MAX(fr.Responses[0].Partitions[0].Records.len, 0);
 		while (left >= KQ_BATCH_HEADER_SIZE && (size_t)kq_batch_size(r) <= left) {
 			int64_t t = now_ns(), size = kq_batch_size(r);
 			struct kq_batch_iter it;
@@ -796,6 +813,66 @@ mode_nats_sub(int argc, char **argv)
 	return 0;
 }
 
+/* Records in a fetched partition at or after *next, which moves past them. */
+static int64_t
+count_fetched(const unsigned char *r, size_t left, bool msgset, int64_t *next)
+{
+	int64_t n = 0;
+
+	while (left >= KQ_MSG_LOG_OVERHEAD) {
+		int64_t off = (int64_t)kq_be64(r), size;
+		struct kq_batch_hdr h;
+
+		if (msgset) {
+			size = KQ_MSG_LOG_OVERHEAD + (int64_t)kq_be32(r + 8);
+			if (size > (int64_t)left)
+				break;
+			if (off >= *next) {
+				n++;
+				*next = off + 1;
+			}
+		} else {
+			if (kq_batch_hdr_parse(r, left, &h) != 0 ||
+			    (size = kq_batch_hdr_size(&h)) > (int64_t)left)
+				break;
+			if (kq_batch_hdr_last(&h) >= *next) {
+				n += kq_batch_hdr_last(&h) + 1 - KQ_MAX(*next, h.BaseOffset);
+				*next = kq_batch_hdr_last(&h) + 1;
+			}
+		}
+		r += size;
+		left -= (size_t)size;
+	}
+	return n;
+}
+
+static int
+mode_fetch(int argc, char **argv)
+{
+	struct kq_client *cl = client(argv[2]);
+	int64_t count = atoll(argv[4]), got = 0, next = 0, t0;
+	int16_t ver = (int16_t)atoi(argv[5]);
+	struct kq_arena a = { 0 };
+	struct kq_conn *conn;
+
+	if (kq_client_leader_conn(cl, argv[3], 0, &conn) != 0)
+		die("leader", kq_client_errstr(cl));
+	t0 = now_ns();
+	while (got < count) {
+		const struct kq_FetchResponse_PartitionData *pd =
+			fetch_part0(conn, ver, argv[3], next, &a);
+
+		if (pd->ErrorCode != 0)
+			die("fetch", kq_err_name(pd->ErrorCode));
+		got += count_fetched(pd->Records.p, (size_t)KQ_MAX(pd->Records.len, 0), ver < 4,
+				     &next);
+	}
+	report(got, now_ns() - t0, 100, NULL, 0);
+	kq_arena_free(&a);
+	kq_client_free(cl);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -803,6 +880,8 @@ main(int argc, char **argv)
 		return mode_produce(argc, argv);
 	if (argc >= 7 && strcmp(argv[1], "e2e") == 0)
 		return mode_e2e(argc, argv);
+	if (argc >= 6 && strcmp(argv[1], "fetch") == 0)
+		return mode_fetch(argc, argv);
 	if (argc >= 6 && strcmp(argv[1], "redis-e2e") == 0)
 		return mode_redis_e2e(argc, argv);
 	if (argc >= 5 && strcmp(argv[1], "nats-pub") == 0)
@@ -811,6 +890,7 @@ main(int argc, char **argv)
 		return mode_nats_sub(argc, argv);
 	fprintf(stderr, "usage: kq-perf produce BROKERS TOPIC COUNT SIZE [ACKS [sync]]\n"
 		"       kq-perf e2e BROKERS TOPIC RATE SECONDS SIZE\n"
+		"       kq-perf fetch BROKERS TOPIC COUNT VERSION\n"
 		"       kq-perf redis-e2e HOST:PORT RATE SECONDS SIZE\n"
 		"       kq-perf nats-pub HOST:PORT COUNT SIZE\n"
 		"       kq-perf nats-sub HOST:PORT COUNT\n");

@@ -77,6 +77,10 @@ stop_pid() {
 # CPU seconds (user + system) and peak RSS (KiB) of a process.
 cpu_of() { awk '{ print ($14 + $15) / 100 }' "/proc/$1/stat"; }
 rss_of() { awk '/VmHWM/ { print $2 }' "/proc/$1/status"; }
+# cpu_per_record CPU0 CPU1: microseconds per record over the warm-up and RUNS runs of N.
+cpu_per_record() {
+	echo "$1 $2 $N $RUNS" | awk '{ printf "%.3f", ($2 - $1) * 1e6 / ($3 * ($4 + 1)) }'
+}
 
 now() { date +%s.%N; }
 
@@ -142,7 +146,7 @@ kq_produce_row() {
 	rates=$(timed "$N" "$cmd")
 	cpu1=$(cpu_of "$KQPID")
 	row "$label" "$rates"
-	extra "$label cpu_us_per_record $(echo "$cpu0 $cpu1 $N $RUNS" | awk '{ printf "%.3f", ($2 - $1) * 1e6 / ($3 * ($4 + 1)) }') peak_rss_kib $(rss_of "$KQPID")"
+	extra "$label cpu_us_per_record $(cpu_per_record "$cpu0" "$cpu1") peak_rss_kib $(rss_of "$KQPID")"
 	stop_pid "$KQPID"
 }
 
@@ -158,6 +162,16 @@ new_topic
 "$bin/kq-produce" -b "$KQB" -t "$T" -a 1 < "$tmp/lines"
 row "kq-consume -e" "$(timed "$N" "\"$bin/kq-consume\" -b $KQB -t $T -e")"
 row "kcat -C -e" "$(timed "$N" "kcat -b $KQB -C -t $T -e -q")"
+# The same records read by one client with Fetch v11 (zero-copy) and with Fetch v3,
+# which the broker down-converts to MessageSet v1 (h_legacy.c); broker CPU per record.
+fetch_row() {
+	cpu0=$(cpu_of "$KQPID")
+	row "$1" "$(timed "$N" "\"$perf\" fetch $KQB $T $N $2")"
+	cpu1=$(cpu_of "$KQPID")
+	extra "$1 broker_cpu_us_per_record $(cpu_per_record "$cpu0" "$cpu1")"
+}
+fetch_row "kq-perf Fetch v11 (zero-copy)" 11
+fetch_row "kq-perf Fetch v3 (down-converted)" 3
 row "kcat -P acks=1" "$(timed "$N" "t=\$(\"$bin/kq-topics\" -b $KQB list | wc -l); \"$bin/kq-topics\" -b $KQB create k\$t > /dev/null; kcat -b $KQB -P -t k\$t -X acks=1 -X linger.ms=5 < \"$tmp/lines\"")"
 row "kq-produce acks=1 (same broker as kcat)" "$(timed "$N" "t=\$(\"$bin/kq-topics\" -b $KQB list | wc -l); \"$bin/kq-topics\" -b $KQB create q\$t > /dev/null; \"$bin/kq-produce\" -b $KQB -t q\$t -a 1 < \"$tmp/lines\"")"
 stop_pid "$KQPID"
@@ -280,6 +294,7 @@ ratios = {
     "kq-produce / JetStream async publish": ratio("kq-produce acks=1 (durable)", "JetStream async publish (file)"),
     "kq-produce / kcat -P": ratio("kq-produce acks=1 (same broker as kcat)", "kcat -P acks=1"),
     "kq-consume / kcat -C": ratio("kq-consume -e", "kcat -C -e"),
+    "Fetch v3 down-converted / Fetch v11 zero-copy": ratio("kq-perf Fetch v3 (down-converted)", "kq-perf Fetch v11 (zero-copy)"),
 }
 def e2e(prefix):
     for l in extra:

@@ -5,7 +5,8 @@
  * Request seeds are the captured client frames (size prefix stripped) plus
  * a default-valued body for every API and non-flexible version; response
  * seeds the same defaults; batch seeds one batch per codec; log seeds a
- * few consecutive batches; checkpoint seeds small valid files.
+ * few consecutive batches; checkpoint seeds small valid files; message set
+ * seeds magic 0 and 1, plain and wrapped.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -213,6 +214,47 @@ batches(void)
 }
 
 static void
+msgsets(void)
+{
+	static const char *const codecs[] = { "none", "gzip", "snappy", "lz4" };
+	struct kq_buf b = { 0 }, inner = { 0 }, z = { 0 };
+	char key[16], val[32], name[64];
+	int magic, c, i;
+
+	for (magic = 0; magic <= 1; magic++)
+		for (c = 0; c < 4; c++) {
+			kq_buf_reset(&inner);
+			for (i = 0; i < 3; i++) {
+				snprintf(key, sizeof(key), "k%d", i);
+				snprintf(val, sizeof(val), "value %d", i);
+				kq_msg_write(&inner, magic ? i : 0, magic, 0, 1700000000000 + i,
+					     i == 1 ? KQ_BYTES_NULL : kq_bytes_of(key, strlen(key)),
+					     kq_bytes_of(val, strlen(val)));
+			}
+			kq_buf_reset(&b);
+			kq_buf_addc(&b, magic << 1);	/* flag byte: CRCs as built */
+			if (c == 0) {
+				kq_buf_add(&b, inner.buf, inner.len);
+			} else {
+				kq_buf_reset(&z);
+				if (kq_compress(c, inner.buf, inner.len, &z) != 0)
+					exit(1);
+				kq_msg_write(&b, 2, magic, c, 1700000000000, KQ_BYTES_NULL,
+					     kq_bytes_of(z.buf, z.len));
+			}
+			snprintf(name, sizeof(name), "m%d-%s", magic, codecs[c]);
+			put("fuzz-msgset", name, b.buf, b.len);
+		}
+	kq_buf_reset(&b);
+	kq_buf_addc(&b, 1);	/* flag byte: recompute the CRCs */
+	make_batch(&b, KQ_CODEC_GZIP, 3, 7);	/* a stored batch for the down-converter */
+	put("fuzz-msgset", "batch-gzip", b.buf, b.len);
+	kq_buf_free(&b);
+	kq_buf_free(&inner);
+	kq_buf_free(&z);
+}
+
+static void
 checkpoints(void)
 {
 	static const char *files[] = {
@@ -245,6 +287,7 @@ main(int argc, char **argv)
 	defaults();
 	produce();
 	batches();
+	msgsets();
 	checkpoints();
 	return 0;
 }

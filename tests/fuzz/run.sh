@@ -14,7 +14,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 O=${FUZZ_O:-build/fuzz}
 case $O in /*) ;; *) O=$top/$O ;; esac
 CC=${FUZZ_CC:-clang-14}
-targets=${FUZZ_TARGETS:-"fuzz-request fuzz-response fuzz-batch fuzz-checkpoint fuzz-log-recover"}
+targets=${FUZZ_TARGETS:-"fuzz-request fuzz-response fuzz-batch fuzz-msgset fuzz-checkpoint fuzz-log-recover"}
 
 SAN="-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -pthread \

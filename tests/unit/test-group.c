@@ -324,10 +324,22 @@ leave(const char *group, const char *member)
 	return resp.ErrorCode;
 }
 
+static int commit_v(int16_t v, int64_t ts, const char *group, const char *member, int32_t gen,
+		    const char *topic, int32_t part, int64_t offset, int32_t mdlen, void *ctx,
+		    int *err);
+
 /* Commit one offset; returns the rc, *err = partition error if answered now. */
 static int
 commit(const char *group, const char *member, int32_t gen, const char *topic, int32_t part,
        int64_t offset, int32_t mdlen, void *ctx, int *err)
+{
+	return commit_v(7, -1, group, member, gen, topic, part, offset, mdlen, ctx, err);
+}
+
+/* The same in OffsetCommit version v; ts is v1's CommitTimestamp. */
+static int
+commit_v(int16_t v, int64_t ts, const char *group, const char *member, int32_t gen,
+	 const char *topic, int32_t part, int64_t offset, int32_t mdlen, void *ctx, int *err)
 {
 	struct kq_OffsetCommitRequest req;
 	struct kq_OffsetCommitRequest_OffsetCommitRequestTopic t;
@@ -349,11 +361,12 @@ commit(const char *group, const char *member, int32_t gen, const char *topic, in
 	p.CommittedOffset = offset;
 	p.CommittedLeaderEpoch = 7;
 	p.CommittedMetadata = (struct kq_str){ md, mdlen };
+	p.CommitTimestamp = ts;
 	t.Partitions = &p;
 	t.Partitions_count = 1;
 	req.Topics = &t;
 	req.Topics_count = 1;
-	rc = kq_coord_commit(fk.c, &req, 7, ctx, fk.now, &ar, &resp);
+	rc = kq_coord_commit(fk.c, &req, v, ctx, fk.now, &ar, &resp);
 	*err = rc == KQ_COORD_DONE ? resp.Topics[0].Partitions[0].ErrorCode : -2;
 	return rc;
 }
@@ -818,6 +831,60 @@ test_commit_rules(void)
 	ack_all(0);
 	T_EQ(rep(CTX(51))->perr, 0);
 	T_EQ(fetch("g", "t0", 1, NULL), 9);
+}
+
+/* commitTimestamp of the one offset record in the last append (value v3). */
+static int64_t
+last_commit_ts(void)
+{
+	const struct append *a = &fk.ap[fk.nap - 1];
+	struct kq_batch_iter it;
+	struct kq_record rec;
+	int64_t ts = -2;
+
+	memset(&it, 0, sizeof(it));
+	if (kq_batch_iter_init(&it, a->batch, a->len) == 0 && kq_batch_iter_next(&it, &rec) == 1 &&
+	    rec.value.len >= 16) {
+		size_t at = 2 + 8 + 4 + 2 + kq_be16(rec.value.p + 14);
+
+		if ((size_t)rec.value.len >= at + 8)
+			ts = (int64_t)kq_be64(rec.value.p + at);
+	}
+	kq_batch_iter_free(&it);
+	return ts;
+}
+
+/* OffsetCommit v0 has no generation check (Kafka 3.9 keeps it apart); v1 has, and a time. */
+static void
+test_commit_old_versions(void)
+{
+	char ids[3][160];
+	int32_t gen;
+	int err;
+
+	fk_reset(100);
+	gen = three_member_group("g", ids);
+	sync_three("g", ids, gen);
+	T_EQ(commit_v(1, -1, "g", "", -1, "t0", 0, 5, 0, CTX(50), &err), KQ_COORD_DONE);
+	T_EQ(err, KQ_E_UNKNOWN_MEMBER_ID);
+	T_EQ(commit_v(0, -1, "g", "", -1, "t0", 0, 6, 0, CTX(50), &err), KQ_COORD_PENDING);
+	T_EQ(last_commit_ts(), fk.now);
+	ack_all(0);
+	T_EQ(rep(CTX(50))->perr, 0);
+	T_EQ(fetch("g", "t0", 0, NULL), 6);
+	T_STREQ(state("g"), "Stable");
+	/* v1: a member's commit, stored with its own timestamp (-1 = now) */
+	T_EQ(commit_v(1, 1234, "g", ids[0], gen, "t0", 1, 7, 0, CTX(51), &err),
+	     KQ_COORD_PENDING);
+	T_EQ(last_commit_ts(), 1234);
+	ack_all(0);
+	T_EQ(rep(CTX(51))->perr, 0);
+	T_EQ(commit_v(1, -1, "g", ids[0], gen, "t0", 1, 8, 0, CTX(52), &err), KQ_COORD_PENDING);
+	T_EQ(last_commit_ts(), fk.now);
+	ack_all(0);
+	T_EQ(fetch("g", "t0", 1, NULL), 8);
+	T_EQ(commit_v(1, 1234, "g", ids[0], gen - 1, "t0", 1, 9, 0, CTX(53), &err), KQ_COORD_DONE);
+	T_EQ(err, KQ_E_ILLEGAL_GENERATION);
 }
 
 static void
@@ -1761,6 +1828,7 @@ main(void)
 	T_RUN(test_leave);
 	T_RUN(test_leave_while_held);
 	T_RUN(test_commit_rules);
+	T_RUN(test_commit_old_versions);
 	T_RUN(test_commit_waits_for_append);
 	T_RUN(test_replay);
 	T_RUN(test_delete_groups);

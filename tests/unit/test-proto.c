@@ -714,6 +714,93 @@ check_values(const char *file, int key, const void *m)
 		}
 		T_EQ(a->ThrottleTimeMs, 0);
 		checked++;
+	} else if (strncmp(file, "Produce-v", 9) == 0 && strstr(file, "request-kafka-python") &&
+		   file[9] <= '2') {
+		/* Produce v0-2 carry a message set: magic 0 (v0-1) or 1 (v2) at byte 16. */
+		const struct kq_ProduceRequest *p = m;
+		const struct kq_bytes *rec;
+
+		T_EQ(p->Acks, 1);
+		T_EQ(p->TimeoutMs, 30000);
+		T_OK(p->TopicData_count == 1 && p->TopicData[0].PartitionData_count == 1,
+		     "%s: one partition", file);
+		if (p->TopicData_count != 1 || p->TopicData[0].PartitionData_count != 1)
+			return;
+		rec = &p->TopicData[0].PartitionData[0].Records;
+		T_OK(rec->len > 26, "%s records %d bytes", file, rec->len);
+		if (rec->len > 26) {
+			if (file[9] != '0')	/* one wrapper message; v0 holds 5 plain ones */
+				T_EQ(kq_be32(rec->p + 8), rec->len - 12);
+			T_EQ(rec->p[16], file[9] == '2' ? 1 : 0);
+			T_EQ(rec->p[17] & 7, file[9] - '0');	/* none, gzip, snappy */
+		}
+		checked++;
+	} else if (strcmp(file, "Fetch-v3-request-kafka-python.hex") == 0 ||
+		   strcmp(file, "Fetch-v0-request-kafka-python.hex") == 0) {
+		const struct kq_FetchRequest *f = m;
+
+		T_EQ(f->ReplicaId, -1);
+		T_EQ(f->MaxWaitMs, 500);
+		T_EQ(f->MinBytes, 1);
+		/* v0-2 have no MaxBytes: the schema's default, no limit. */
+		T_EQ(f->MaxBytes, file[7] == '3' ? 52428800 : 0x7fffffff);
+		T_OK(f->Topics_count == 1 && f->Topics[0].Partitions_count == 1, "fetch parts");
+		if (f->Topics_count == 1 && f->Topics[0].Partitions_count == 1) {
+			T_EQ(f->Topics[0].Partitions[0].FetchOffset, 7);
+			T_EQ(f->Topics[0].Partitions[0].PartitionMaxBytes, 1048576);
+		}
+		checked++;
+	} else if (strcmp(file, "ListOffsets-v0-request-kafka-python.hex") == 0) {
+		const struct kq_ListOffsetsRequest *l = m;
+
+		T_OK(l->Topics_count == 1 && l->Topics[0].Partitions_count == 2, "lo parts");
+		if (l->Topics_count == 1 && l->Topics[0].Partitions_count == 2) {
+			T_EQ(l->Topics[0].Partitions[0].Timestamp, -1);
+			T_EQ(l->Topics[0].Partitions[0].MaxNumOffsets, 10);
+			T_EQ(l->Topics[0].Partitions[1].Timestamp, -2);
+			T_EQ(l->Topics[0].Partitions[1].MaxNumOffsets, 1);
+		}
+		checked++;
+	} else if (strcmp(file, "ListOffsets-v0-response-kafka-python.hex") == 0) {
+		const struct kq_ListOffsetsResponse *l = m;
+
+		T_OK(l->Topics_count == 1 && l->Topics[0].Partitions_count == 2, "lo parts");
+		if (l->Topics_count == 1 && l->Topics[0].Partitions_count == 2) {
+			const struct kq_ListOffsetsResponse_ListOffsetsPartitionResponse *p =
+				l->Topics[0].Partitions;
+
+			T_EQ(p[0].OldStyleOffsets_count, 3);
+			if (p[0].OldStyleOffsets_count == 3)
+				T_OK(p[0].OldStyleOffsets[0] == 12 && p[0].OldStyleOffsets[1] == 8 &&
+				     p[0].OldStyleOffsets[2] == 0, "old style offsets");
+			T_EQ(p[1].ErrorCode, KQ_E_UNKNOWN_TOPIC_OR_PARTITION);
+			T_EQ(p[1].OldStyleOffsets_count, 0);
+		}
+		checked++;
+	} else if (strcmp(file, "OffsetCommit-v1-request-kafka-python.hex") == 0) {
+		const struct kq_OffsetCommitRequest *c = m;
+
+		T_OK(kq_str_eq(c->GroupId, "g1"), "group");
+		T_EQ(c->GenerationIdOrMemberEpoch, 3);
+		T_OK(kq_str_eq(c->MemberId, "m-1"), "member");
+		T_OK(c->Topics_count == 1 && c->Topics[0].Partitions_count == 2, "oc parts");
+		if (c->Topics_count == 1 && c->Topics[0].Partitions_count == 2) {
+			T_EQ(c->Topics[0].Partitions[0].CommittedOffset, 7);
+			T_EQ(c->Topics[0].Partitions[0].CommitTimestamp, 1700000000000);
+			T_EQ(c->Topics[0].Partitions[1].CommitTimestamp, -1);
+			T_EQ(c->Topics[0].Partitions[1].CommittedMetadata.len, -1);
+		}
+		checked++;
+	} else if (strcmp(file, "OffsetFetch-v0-response-kafka-python.hex") == 0) {
+		const struct kq_OffsetFetchResponse *o = m;
+
+		T_OK(o->Topics_count == 1 && o->Topics[0].Partitions_count == 2, "of parts");
+		if (o->Topics_count == 1 && o->Topics[0].Partitions_count == 2) {
+			T_EQ(o->Topics[0].Partitions[0].CommittedOffset, 5);
+			T_OK(kq_str_eq(o->Topics[0].Partitions[0].Metadata, "meta"), "metadata");
+			T_EQ(o->Topics[0].Partitions[1].CommittedOffset, -1);
+		}
+		checked++;
 	} else if (strcmp(file, "CreateTopics-v4-request-confluent.hex") == 0) {
 		const struct kq_CreateTopicsRequest *c = m;
 
@@ -847,6 +934,29 @@ test_golden(void)
 		"JoinGroup-v2-request-kafka-python.hex",
 		"CreateTopics-v4-request-confluent.hex",
 		"CreateTopics-v3-request-kafka-python.hex",
+		/* The old versions (issue 10), from tests/fixtures/proto/legacy.py. */
+		"Produce-v0-request-kafka-python.hex",
+		"Produce-v1-request-kafka-python.hex",
+		"Produce-v2-request-kafka-python.hex",
+		"Produce-v0-response-kafka-python.hex",
+		"Produce-v1-response-kafka-python.hex",
+		"Produce-v2-response-kafka-python.hex",
+		"Fetch-v0-request-kafka-python.hex",
+		"Fetch-v1-request-kafka-python.hex",
+		"Fetch-v2-request-kafka-python.hex",
+		"Fetch-v3-request-kafka-python.hex",
+		"Fetch-v0-response-kafka-python.hex",
+		"Fetch-v1-response-kafka-python.hex",
+		"Fetch-v2-response-kafka-python.hex",
+		"Fetch-v3-response-kafka-python.hex",
+		"ListOffsets-v0-request-kafka-python.hex",
+		"ListOffsets-v0-response-kafka-python.hex",
+		"OffsetCommit-v0-request-kafka-python.hex",
+		"OffsetCommit-v1-request-kafka-python.hex",
+		"OffsetCommit-v0-response-kafka-python.hex",
+		"OffsetCommit-v1-response-kafka-python.hex",
+		"OffsetFetch-v0-request-kafka-python.hex",
+		"OffsetFetch-v0-response-kafka-python.hex",
 	};
 	char path[4400];
 	struct dirent *e;
@@ -876,7 +986,7 @@ test_golden(void)
 	}
 	closedir(d);
 	T_OK(goldens >= 30, "%d golden frames decoded", goldens);
-	T_EQ(checked, 5);
+	T_EQ(checked, 14);
 	printf("# %d golden frames from %s\n", goldens, fixture_dir);
 }
 
