@@ -25,6 +25,7 @@ struct fpart {
 	int nslice;
 	struct kq_slice sl[MAX_SLICES];
 	int64_t bytes;
+	struct evbuffer *pb;	/* the records, taken from sl at once */
 };
 
 struct pfetch {
@@ -195,6 +196,21 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 				}
 				for (rc = 0; rc < f->nslice; rc++)
 					f->bytes += f->sl[rc].len;
+				/*
+				 * Slice fds last only until the next log call (the
+				 * log's descriptor LRU may close them): take the
+				 * records now, before the next partition is read.
+				 */
+				if (f->bytes > 0) {
+					f->pb = evbuffer_new();
+					if (!f->pb)
+						kq_fatalx("out of memory");
+					if ((f->err = part_records(f->pb, f->sl, f->nslice)) != 0) {
+						evbuffer_free(f->pb);
+						f->pb = NULL;
+						f->bytes = 0;
+					}
+				}
 				total += f->bytes;
 				remaining -= f->bytes;
 			}
@@ -203,6 +219,9 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 		}
 	}
 	if (!force && !any_err && !session_err && total < m->MinBytes) {
+		for (k = 0; k < nparts; k++)
+			if (fp[k].pb)
+				evbuffer_free(fp[k].pb);
 		free(fp);
 		return NULL;
 	}
@@ -225,18 +244,8 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 		kq_wr_i32(w, ft->Partitions_count);
 		for (j = 0; j < ft->Partitions_count; j++) {
 			struct fpart *f = &fp[k++];
-			struct evbuffer *pb = NULL;
+			struct evbuffer *pb = f->pb;
 
-			if (f->bytes > 0) {
-				pb = evbuffer_new();
-				if (!pb)
-					kq_fatalx("out of memory");
-				if ((f->err = part_records(pb, f->sl, f->nslice)) != 0) {
-					evbuffer_free(pb);
-					pb = NULL;
-					f->bytes = 0;
-				}
-			}
 			kq_wr_i32(w, ft->Partitions[j].Partition);
 			kq_wr_i16(w, f->err);
 			kq_wr_i64(w, f->hw);

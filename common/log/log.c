@@ -5,8 +5,11 @@
  * Indexes are kept in memory (sorted arrays searched with bsearch) and
  * appended to their files with pwrite; nothing is mmapped or preallocated,
  * so there is never a zero-filled tail to trim.  Only the active segment
- * keeps its index files open; older segments keep just the .log descriptor,
- * which fetch slices point at.
+ * keeps its index files open; older segments keep at most the .log
+ * descriptor, opened on demand and closed again by one LRU shared by every
+ * log of the process (fd_cap descriptors), so a broker with thousands of
+ * segments stays within its RLIMIT_NOFILE.  A log that has never been
+ * written has no directory and no files (lazy): the first append makes them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,7 +53,9 @@ struct seg {
 	int64_t created_ms;
 	int64_t since_idx;	/* bytes appended since the last index entry */
 	bool synced;		/* everything in .log is fsynced */
-	int fd;
+	int fd;			/* -1 if closed by the LRU (or lazy); see seg_fd */
+	bool in_lru;		/* a closed segment whose fd is open */
+	struct seg *lru_prev, *lru_next;
 	int idx_fd, tidx_fd;	/* -1 unless active */
 	struct idx_ent *idx;
 	size_t nidx, cidx;
@@ -73,6 +78,7 @@ struct epoch_ent {
 
 struct kq_log {
 	char *dir;
+	bool lazy;		/* nothing on disk yet: see log_materialize */
 	struct kq_log_config cfg;
 	struct seg **segs;
 	size_t nseg, cseg;
@@ -387,9 +393,78 @@ seg_close_idx(struct seg *s)
 	s->idx_fd = s->tidx_fd = -1;
 }
 
+/* ---- descriptors of closed segments (owner thread) ---- */
+
+static struct seg *lru_head, *lru_tail;	/* head: the least recently used */
+static size_t lru_n, fd_cap = 1024;
+
+static void
+lru_unlink(struct seg *s)
+{
+	if (!s->in_lru)
+		return;
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+	s->in_lru = false;
+	lru_n--;
+}
+
+/* Close the least recently used descriptors beyond fd_cap. */
+static void
+lru_evict(void)
+{
+	struct seg *v;
+
+	while (lru_n > fd_cap) {
+		v = lru_head;
+		lru_unlink(v);
+		close(v->fd);
+		v->fd = -1;
+	}
+}
+
+/* s, a closed segment with its fd open, becomes the most recently used. */
+static void
+lru_touch(struct seg *s)
+{
+	if (s->fd < 0)
+		return;
+	lru_unlink(s);
+	s->lru_prev = lru_tail;
+	if (lru_tail)
+		lru_tail->lru_next = s;
+	else
+		lru_head = s;
+	lru_tail = s;
+	s->in_lru = true;
+	lru_n++;
+	lru_evict();	/* fd_cap >= 1 never evicts the tail, s */
+}
+
+void
+kq_log_set_fd_cap(size_t n)
+{
+	fd_cap = n < KQ_LOG_FD_CAP_MIN ? KQ_LOG_FD_CAP_MIN : n;
+	lru_evict();
+}
+
+size_t
+kq_log_cached_fds(void)
+{
+	return lru_n;
+}
+
 static void
 seg_free(struct seg *s)
 {
+	lru_unlink(s);
 	seg_close_idx(s);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -454,25 +529,102 @@ segs_push(struct kq_log *log, struct seg *s)
 	log->segs[log->nseg++] = s;
 }
 
+/*
+ * The segment's .log descriptor, opened again when the LRU closed it; -1
+ * (errno set) if that fails.  It stays valid until the next call into the
+ * log module on this thread, which may close it: use it (read, dup) first.
+ */
+static int
+seg_fd(struct kq_log *log, struct seg *s)
+{
+	char *p;
+
+	if (s->fd < 0) {
+		if (log->lazy)
+			return -1;
+		p = seg_path(log, s->base, "log");
+		s->fd = open(p, O_RDWR | O_APPEND | O_CLOEXEC);
+		free(p);
+		if (s->fd < 0)
+			return -1;
+	}
+	if (s == active(log))
+		lru_unlink(s);
+	else
+		lru_touch(s);
+	return s->fd;
+}
+
+/* Create s's three files, empty. */
+static int
+seg_files_create(struct kq_log *log, struct seg *s)
+{
+	char *p;
+
+	p = seg_path(log, s->base, "log");
+	s->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	free(p);
+	if (s->fd < 0 || seg_open_idx(log, s, true) < 0) {
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		return KQ_ERR_IO;
+	}
+	return 0;
+}
+
 /* Create a fresh empty segment at base and make it active. */
 static int
 seg_create(struct kq_log *log, int64_t base)
 {
 	struct seg *s = seg_new(base);
-	char *p;
 
-	p = seg_path(log, base, "log");
-	s->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-	free(p);
-	if (s->fd < 0 || seg_open_idx(log, s, true) < 0) {
+	if (seg_files_create(log, s) < 0) {
 		seg_free(s);
 		return KQ_ERR_IO;
 	}
 	s->created_ms = kq_now_ms();
 	s->synced = true;
+	if (log->nseg)
+		lru_touch(active(log));
 	segs_push(log, s);
 	if (log->cfg.flush_mode == KQ_FLUSH_ACK)
 		(void)fsync_dir(log->dir);
+	return 0;
+}
+
+/*
+ * A lazy log's first write: its directory and its empty first segment.
+ * Under flush=ack the new entries are fsynced in both directories.  On
+ * failure the log stays lazy and whatever was made goes again.
+ */
+static int
+log_materialize(struct kq_log *log)
+{
+	struct seg *s = active(log);
+	char *parent;
+	int saved;
+
+	if (!log->lazy)
+		return 0;
+	if (mkdir(log->dir, 0755) < 0 && errno != EEXIST)
+		return KQ_ERR_IO;
+	log->lazy = false;
+	if (seg_files_create(log, s) < 0) {
+		saved = errno;
+		seg_unlink(log, s);
+		(void)rmdir(log->dir);
+		log->lazy = true;
+		errno = saved;
+		return KQ_ERR_IO;
+	}
+	if (log->cfg.flush_mode == KQ_FLUSH_ACK) {
+		parent = kq_xstrdup(log->dir);
+		*strrchr(parent, '/') = '\0';
+		(void)fsync_dir(log->dir);
+		(void)fsync_dir(parent);
+		free(parent);
+	}
 	return 0;
 }
 
@@ -546,11 +698,13 @@ hdr_parse(const unsigned char *p, struct kq_batch_hdr *h)
 }
 
 static bool
-hdr_read(const struct seg *s, int64_t pos, struct kq_batch_hdr *h)
+hdr_read(struct kq_log *log, struct seg *s, int64_t pos, struct kq_batch_hdr *h)
 {
 	unsigned char p[HDR];
+	int fd;
 
-	if (pos + HDR > s->size || kq_io_pread_all(s->fd, p, HDR, pos) < 0)
+	if (pos + HDR > s->size || (fd = seg_fd(log, s)) < 0 ||
+	    kq_io_pread_all(fd, p, HDR, pos) < 0)
 		return false;
 	return hdr_parse(p, h) && pos + kq_batch_hdr_size(h) <= s->size;
 }
@@ -963,6 +1117,9 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 		return KQ_ERR_IO;
 	}
 	for (i = 0; i < nb; i++) {
+		/* The previous segment is closed now: the LRU bounds the open ones. */
+		if (log->nseg)
+			lru_touch(active(log));
 		s = seg_new(bases[i]);
 		p = seg_path(log, bases[i], "log");
 		s->fd = open(p, O_RDWR | O_APPEND | O_CLOEXEC);
@@ -1025,7 +1182,7 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 			struct kq_batch_hdr h;
 
 			s->next = s->base;
-			if (s->nidx && hdr_read(s, s->idx[s->nidx - 1].pos, &h)) {
+			if (s->nidx && hdr_read(log, s, s->idx[s->nidx - 1].pos, &h)) {
 				from = s->idx[s->nidx - 1].pos;
 				s->next = h.BaseOffset;
 			}
@@ -1065,7 +1222,7 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 		struct kq_batch_hdr h;
 
 		/* Age the segment from its first batch, as Kafka does. */
-		if (hdr_read(s, 0, &h) && h.MaxTimestamp > 0 && h.MaxTimestamp < s->created_ms)
+		if (hdr_read(log, s, 0, &h) && h.MaxTimestamp > 0 && h.MaxTimestamp < s->created_ms)
 			s->created_ms = h.MaxTimestamp;
 	}
 	return 0;
@@ -1096,6 +1253,17 @@ kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t par
 	log->cfg = *cfg;
 	log->cache_off = -1;
 	log->gen = ++log_gens;
+	if (access(log->dir, F_OK) < 0 && errno == ENOENT) {
+		/* New: an empty segment in memory only, until the first append. */
+		struct seg *s = seg_new(0);
+
+		s->created_ms = kq_now_ms();
+		s->synced = true;
+		segs_push(log, s);
+		log->lazy = true;
+		*out = log;
+		return 0;
+	}
 	if (mkdir(log->dir, 0755) < 0 && errno != EEXIST) {
 		snprintf(errbuf, errlen, "%s: %s", log->dir, strerror(errno));
 		free(log->dir);
@@ -1282,6 +1450,8 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, const struct kq_ba
 	if (last - s->base > INT32_MAX || first < s->base)
 		return KQ_ERR_INVALID;
 
+	if ((rc = log_materialize(log)) < 0)
+		return rc;
 	old_size = s->size;
 	w = kq_io.write(s->fd, p, n);
 	if (w < 0 || (size_t)w != n) {
@@ -1355,7 +1525,7 @@ seg_locate(struct kq_log *log, struct seg *s, int64_t target, int64_t *pos,
 	else
 		p = idx_lookup(s, target);
 	while (p < s->size) {
-		if (!hdr_read(s, p, h))
+		if (!hdr_read(log, s, p, h))
 			return false;
 		if (kq_batch_hdr_last(h) >= target) {
 			*pos = p;
@@ -1408,6 +1578,9 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 		return 0;
 	for (i = seg_find(log, offset); i < log->nseg && *n < nslice; i++) {
 		s = log->segs[i];
+		/* A segment that cannot be opened must not be skipped silently. */
+		if (seg_fd(log, s) < 0)
+			return *n ? 0 : KQ_ERR_IO;
 		if (!seg_locate(log, s, offset, &pos, &h))
 			continue;
 		sl = NULL;
@@ -1421,7 +1594,7 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 				break;
 			if (!sl) {
 				sl = &slices[(*n)++];
-				sl->fd = s->fd;
+				sl->fd = seg_fd(log, s);
 				sl->pos = pos;
 				sl->first_offset = h.BaseOffset;
 			}
@@ -1435,14 +1608,14 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 			/* Jump over batches known to fit, via the index. */
 			rem = KQ_MIN(max_bytes - taken, s->size);
 			skip = idx_skip(s, end, end + rem, max_offset);
-			if (skip > end && hdr_read(s, skip, &h)) {
+			if (skip > end && hdr_read(log, s, skip, &h)) {
 				taken += skip - end;
 				end = skip;
 				sl->last_offset = h.BaseOffset - 1;
 				offset = h.BaseOffset;
 				continue;
 			}
-			if (!hdr_read(s, end, &h))
+			if (!hdr_read(log, s, end, &h))
 				break;
 		}
 		if (sl) {
@@ -1478,7 +1651,7 @@ record_for_time(struct kq_log *log, struct seg *s, int64_t pos, const struct kq_
 	if (n > TIME_BATCH_CAP || (h->Attributes & KQ_ATTR_LOG_APPEND_TIME))
 		return;
 	p = kq_xmalloc(n);
-	if (kq_io_pread_all(s->fd, p, n, pos) < 0) {
+	if (seg_fd(log, s) < 0 || kq_io_pread_all(s->fd, p, n, pos) < 0) {
 		free(p);
 		return;
 	}
@@ -1519,7 +1692,7 @@ kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t 
 				hi = mid;
 		}
 		pos = lo ? idx_lookup(s, s->tidx[lo - 1].off + 1) : 0;
-		while (pos < s->size && hdr_read(s, pos, &h)) {
+		while (pos < s->size && hdr_read(log, s, pos, &h)) {
 			if (h.MaxTimestamp >= ts && kq_batch_hdr_last(&h) >= log->start) {
 				*offset = KQ_MAX(h.BaseOffset, log->start);
 				*found_ts = h.MaxTimestamp;
@@ -1600,7 +1773,7 @@ kq_log_truncate(struct kq_log *log, int64_t offset)
 		i--;
 	drop_segments_from(log, i + 1);
 	s = log->segs[i];
-	if (seg_open_idx(log, s, false) < 0)
+	if (seg_fd(log, s) < 0 || seg_open_idx(log, s, false) < 0)
 		return KQ_ERR_IO;
 	pos = 0;
 	/* Whole batches only: the batch holding offset goes too. */
@@ -1653,7 +1826,7 @@ kq_log_sync(struct kq_log *log)
 		s = log->segs[i];
 		if (s->synced)
 			continue;
-		if (kq_io.fsync(s->fd) < 0)
+		if (seg_fd(log, s) < 0 || kq_io.fsync(s->fd) < 0)
 			return KQ_ERR_IO;
 		s->synced = true;
 	}
@@ -1701,13 +1874,13 @@ kq_log_flush_done(struct kq_log *log, const struct kq_flush_ticket *t)
 
 /* Newest record time of a segment; its file's mtime when no batch has one. */
 static int64_t
-seg_newest_ts(const struct seg *s)
+seg_newest_ts(struct kq_log *log, struct seg *s)
 {
 	struct stat st;
 
 	if (s->max_ts >= 0)
 		return s->max_ts;
-	if (fstat(s->fd, &st) == 0)
+	if (seg_fd(log, s) >= 0 && fstat(s->fd, &st) == 0)
 		return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 	return -1;
 }
@@ -1725,7 +1898,7 @@ kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_bytes,
 	while (k + 1 < log->nseg && (int)k < max_segments) {
 		struct seg *s = log->segs[k];
 
-		ts = retention_ms >= 0 ? seg_newest_ts(s) : -1;
+		ts = retention_ms >= 0 ? seg_newest_ts(log, s) : -1;
 		expired = ts >= 0 && now_ms - ts > retention_ms;
 		over = retention_bytes >= 0 && total - s->size >= retention_bytes;
 		if ((!expired && !over) || log->segs[k + 1]->base > max_start)
@@ -1811,7 +1984,7 @@ kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t
 	while (k + 1 < log->nseg && k < CLEAN_MAX_SEGS) {
 		struct seg *s = log->segs[k];
 
-		ts = seg_newest_ts(s);
+		ts = seg_newest_ts(log, s);
 		if (cc->min_compaction_lag_ms > 0 &&
 		    (ts < 0 || now_ms - ts < cc->min_compaction_lag_ms))
 			break;
@@ -1852,7 +2025,9 @@ kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t
 		in->base = log->segs[i]->base;
 		in->size = log->segs[i]->size;
 		in->next = log->segs[i + 1]->base;
-		in->fd = fcntl(log->segs[i]->fd, F_DUPFD_CLOEXEC, 0);
+		in->fd = seg_fd(log, log->segs[i]);
+		if (in->fd >= 0)
+			in->fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
 		t->nin = i + 1;
 		if (in->fd < 0) {
 			kq_clean_task_free(t);
@@ -2328,6 +2503,7 @@ kq_log_clean_done(struct kq_log *log, struct kq_clean_task *t, struct kq_clean_s
 		}
 		if (o->committed) {
 			segs[n++] = o->seg;
+			lru_touch(o->seg);
 			o->seg = NULL;
 		}
 	}

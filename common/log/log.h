@@ -42,7 +42,8 @@ void kq_log_config_default(struct kq_log_config *cfg);
  * a dup), never pwrite through it.
  */
 struct kq_slice {
-	int fd;			/* owned by the log; valid until the segment is deleted */
+	int fd;			/* owned by the log; valid until the next call into
+				 * any log on this thread (kq_log_set_fd_cap) */
 	int64_t pos;
 	int64_t len;
 	int64_t first_offset;	/* baseOffset of the first batch in the range */
@@ -66,6 +67,25 @@ struct kq_log;
 int kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t partition,
 		const struct kq_log_config *cfg, int64_t recovery_point, bool clean,
 		char *errbuf, size_t errlen);
+/*
+ * A partition directory that does not exist is not made here: the log is
+ * empty (offsets 0..0) and lazy, and its first kq_log_append creates the
+ * directory and first segment (fsynced with its parent under flush=ack).
+ * Until then nothing of it is on disk and deleting it costs nothing.
+ */
+
+/*
+ * Descriptors: an active segment keeps its .log, .index and .timeindex open;
+ * a closed segment's .log is opened on demand and kept in one LRU shared by
+ * every log of the process, which closes the least recently used beyond
+ * cap (at least KQ_LOG_FD_CAP_MIN; default 1024).  So a slice's fd may be
+ * closed by any later call into the log module on the owner thread: read
+ * or dup it at once.  kq_log_cached_fds: how many the LRU holds now.
+ */
+#define KQ_LOG_FD_CAP_MIN 64
+void kq_log_set_fd_cap(size_t cap);
+size_t kq_log_cached_fds(void);
+
 /* Flush, trim indexes, close files.  Does not delete anything. */
 void kq_log_close(struct kq_log *log);
 /* Close and remove the directory and all its files. */
