@@ -17,6 +17,12 @@
 #include "broker.h"
 
 #define MAX_SLICES 8
+/*
+ * File segments (each a dup'd descriptor, held until the response is
+ * written) per response; past them slices are copied, so a fetch of
+ * thousands of partitions cannot exhaust RLIMIT_NOFILE.
+ */
+#define MAX_FILE_SLICES 64
 #define MAX_WAIT_CAP_MS 300000
 
 struct fpart {
@@ -98,14 +104,14 @@ copy_slice(struct evbuffer *out, const struct kq_slice *s)
 /*
  * Put one partition's slices into pb, which the caller sends only after
  * writing its length: every byte there is the log's.  A slice is mapped
- * (add_slice) or, when that fails, read (copy_slice).  A file cut or
+ * (add_slice) while *files_left allows, or read (copy_slice).  A file cut or
  * replaced behind the broker's back ends before the slice: a mapping would
  * serve zeros past the end, a read comes up short.  Either, or a failed
  * read, makes the whole partition KAFKA_STORAGE_ERROR, logged with the file
  * and offset.
  */
 static int16_t
-part_records(struct evbuffer *pb, const struct kq_slice *sl, int n)
+part_records(struct evbuffer *pb, const struct kq_slice *sl, int n, int *files_left)
 {
 	char path[PATH_MAX], why[64];
 	struct stat st;
@@ -116,7 +122,8 @@ part_records(struct evbuffer *pb, const struct kq_slice *sl, int n)
 
 		if (s->len <= 0)
 			continue;
-		if (add_slice(pb, s) == 0) {
+		if (*files_left > 0 && add_slice(pb, s) == 0) {
+			--*files_left;
 			rc = fstat(s->fd, &st) < 0 ? KQ_ERR_IO : 0;
 			if (rc == 0 && s->pos + s->len > (int64_t)st.st_size) {
 				snprintf(why, sizeof(why), "the file ends at %lld",
@@ -155,7 +162,7 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 	int32_t i, j, nparts = 0;
 	int64_t total = 0, remaining;
 	bool any_err = false, session_err;
-	int k;
+	int k, files_left = MAX_FILE_SLICES;
 
 	session_err = version >= 7 && m->SessionId != 0;
 	for (i = 0; i < m->Topics_count; i++)
@@ -205,7 +212,7 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 					f->pb = evbuffer_new();
 					if (!f->pb)
 						kq_fatalx("out of memory");
-					if ((f->err = part_records(f->pb, f->sl, f->nslice)) != 0) {
+					if ((f->err = part_records(f->pb, f->sl, f->nslice, &files_left)) != 0) {
 						evbuffer_free(f->pb);
 						f->pb = NULL;
 						f->bytes = 0;

@@ -4,12 +4,13 @@
  *
  * Indexes are kept in memory (sorted arrays searched with bsearch) and
  * appended to their files with pwrite; nothing is mmapped or preallocated,
- * so there is never a zero-filled tail to trim.  Only the active segment
- * keeps its index files open; older segments keep at most the .log
- * descriptor, opened on demand and closed again by one LRU shared by every
- * log of the process (fd_cap descriptors), so a broker with thousands of
- * segments stays within its RLIMIT_NOFILE.  A log that has never been
- * written has no directory and no files (lazy): the first append makes them.
+ * so there is never a zero-filled tail to trim.  Descriptors are opened on
+ * demand (seg_fd; the active segment's index files when entries are
+ * written) and closed again by one LRU of segments shared by every log of
+ * the process (fd_cap segments: a closed one holds its .log, the active one
+ * up to three), so a broker with thousands of partitions and segments stays
+ * within its RLIMIT_NOFILE.  A log that has never been written has no
+ * directory and no files (lazy): the first append makes them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -54,7 +55,7 @@ struct seg {
 	int64_t since_idx;	/* bytes appended since the last index entry */
 	bool synced;		/* everything in .log is fsynced */
 	int fd;			/* -1 if closed by the LRU (or lazy); see seg_fd */
-	bool in_lru;		/* a closed segment whose fd is open */
+	bool in_lru;		/* its fd is open: the LRU may close it */
 	struct seg *lru_prev, *lru_next;
 	int idx_fd, tidx_fd;	/* -1 unless active */
 	struct idx_ent *idx;
@@ -79,12 +80,15 @@ struct epoch_ent {
 struct kq_log {
 	char *dir;
 	bool lazy;		/* nothing on disk yet: see log_materialize */
+	bool dirs_unsynced;	/* made by log_materialize: the next flush fsyncs them */
 	struct kq_log_config cfg;
 	struct seg **segs;
 	size_t nseg, cseg;
 	int64_t start, flushed;
 	struct epoch_ent *ep;
 	size_t nep, cep;
+	/* Versions of the cache: in memory, and in EPOCH_FILE (flush=ack defers). */
+	uint64_t epoch_gen, epoch_disk_gen;
 	/* Sequential fetches resume where the previous one stopped. */
 	int64_t cache_off, cache_pos, cache_base;
 	/* Compaction state, in memory only (a restart just cleans once more). */
@@ -416,7 +420,12 @@ lru_unlink(struct seg *s)
 	lru_n--;
 }
 
-/* Close the least recently used descriptors beyond fd_cap. */
+/*
+ * Close the descriptors of the least recently used segments beyond fd_cap.
+ * An active segment may go too: its data is reached again through a new
+ * descriptor (fsync flushes the file, whichever descriptor asks), its index
+ * entries are rewritten at their positions (idx_flush).
+ */
 static void
 lru_evict(void)
 {
@@ -425,12 +434,13 @@ lru_evict(void)
 	while (lru_n > fd_cap) {
 		v = lru_head;
 		lru_unlink(v);
+		seg_close_idx(v);
 		close(v->fd);
 		v->fd = -1;
 	}
 }
 
-/* s, a closed segment with its fd open, becomes the most recently used. */
+/* s, with its fd open, becomes the most recently used. */
 static void
 lru_touch(struct seg *s)
 {
@@ -548,10 +558,7 @@ seg_fd(struct kq_log *log, struct seg *s)
 		if (s->fd < 0)
 			return -1;
 	}
-	if (s == active(log))
-		lru_unlink(s);
-	else
-		lru_touch(s);
+	lru_touch(s);
 	return s->fd;
 }
 
@@ -585,9 +592,8 @@ seg_create(struct kq_log *log, int64_t base)
 	}
 	s->created_ms = kq_now_ms();
 	s->synced = true;
-	if (log->nseg)
-		lru_touch(active(log));
 	segs_push(log, s);
+	lru_touch(s);
 	if (log->cfg.flush_mode == KQ_FLUSH_ACK)
 		(void)fsync_dir(log->dir);
 	return 0;
@@ -602,7 +608,6 @@ static int
 log_materialize(struct kq_log *log)
 {
 	struct seg *s = active(log);
-	char *parent;
 	int saved;
 
 	if (!log->lazy)
@@ -618,14 +623,19 @@ log_materialize(struct kq_log *log)
 		errno = saved;
 		return KQ_ERR_IO;
 	}
-	if (log->cfg.flush_mode == KQ_FLUSH_ACK) {
-		parent = kq_xstrdup(log->dir);
-		*strrchr(parent, '/') = '\0';
-		(void)fsync_dir(log->dir);
-		(void)fsync_dir(parent);
-		free(parent);
-	}
+	lru_touch(s);
+	/* The flusher's next ticket makes the new entries durable, off the loop. */
+	log->dirs_unsynced = log->cfg.flush_mode == KQ_FLUSH_ACK;
 	return 0;
+}
+
+static char *
+parent_dir(const struct kq_log *log)
+{
+	char *parent = kq_xstrdup(log->dir);
+
+	*strrchr(parent, '/') = '\0';
+	return parent;
 }
 
 /* Like Kafka, a segment going inactive records its max timestamp. */
@@ -643,12 +653,13 @@ static int
 seg_seal(struct kq_log *log, struct seg *s)
 {
 	if (log->cfg.flush_mode == KQ_FLUSH_ACK && !s->synced) {
-		if (kq_io.fsync(s->fd) < 0)
+		if (seg_fd(log, s) < 0 || kq_io.fsync(s->fd) < 0)
 			return KQ_ERR_IO;
 		s->synced = true;
 		if (s->next > log->flushed)
 			log->flushed = s->next;
 	}
+	(void)seg_open_idx(log, s, false);
 	seg_final_tidx(s);
 	if (s->idx_fd >= 0 && log->cfg.flush_mode == KQ_FLUSH_ACK) {
 		(void)kq_io.fsync(s->idx_fd);
@@ -800,21 +811,32 @@ seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool
 
 /* ---- leader-epoch cache ---- */
 
+static void
+epoch_text(const struct kq_log *log, struct kq_buf *b)
+{
+	size_t i;
+
+	kq_buf_addf(b, "0\n%zu\n", log->nep);
+	for (i = 0; i < log->nep; i++)
+		kq_buf_addf(b, "%d %" PRId64 "\n", (int)log->ep[i].epoch, log->ep[i].start);
+}
+
+/* Write the cache now (it changed, or a deferred write is due). */
 static int
 epoch_persist(struct kq_log *log)
 {
 	struct kq_buf b = { 0 };
 	char *p;
-	size_t i;
 	int rc;
 
-	kq_buf_addf(&b, "0\n%zu\n", log->nep);
-	for (i = 0; i < log->nep; i++)
-		kq_buf_addf(&b, "%d %" PRId64 "\n", (int)log->ep[i].epoch, log->ep[i].start);
+	log->epoch_gen++;
+	epoch_text(log, &b);
 	p = kq_xasprintf("%s/%s", log->dir, EPOCH_FILE);
 	rc = kq_write_file_atomic(p, b.buf, b.len);
 	free(p);
 	kq_buf_free(&b);
+	if (rc == 0)
+		log->epoch_disk_gen = log->epoch_gen;
 	return rc;
 }
 
@@ -1117,7 +1139,7 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 		return KQ_ERR_IO;
 	}
 	for (i = 0; i < nb; i++) {
-		/* The previous segment is closed now: the LRU bounds the open ones. */
+		/* Once past it, the LRU may close the previous one. */
 		if (log->nseg)
 			lru_touch(active(log));
 		s = seg_new(bases[i]);
@@ -1217,6 +1239,7 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 		snprintf(errbuf, errlen, "%s: open index: %s", log->dir, strerror(errno));
 		return KQ_ERR_IO;
 	}
+	lru_touch(s);
 	s->created_ms = kq_now_ms();
 	if (s->size >= HDR) {
 		struct kq_batch_hdr h;
@@ -1296,6 +1319,9 @@ kq_log_close(struct kq_log *log)
 		return;
 	if (log->nseg)
 		(void)kq_log_sync(log);
+	/* The active segment's last time entry, even if the LRU closed its index. */
+	if (log->nseg && !log->lazy && active(log)->fd >= 0)
+		(void)seg_open_idx(log, active(log), false);
 	for (i = 0; i < log->nseg; i++) {
 		if (log->segs[i]->idx_fd >= 0)
 			seg_final_tidx(log->segs[i]);
@@ -1452,6 +1478,9 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, const struct kq_ba
 
 	if ((rc = log_materialize(log)) < 0)
 		return rc;
+	if (seg_fd(log, s) < 0)
+		return KQ_ERR_IO;
+	(void)seg_open_idx(log, s, false);	/* derived data: recovery repairs it */
 	old_size = s->size;
 	w = kq_io.write(s->fd, p, n);
 	if (w < 0 || (size_t)w != n) {
@@ -1484,7 +1513,10 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, const struct kq_ba
 	s->next = next;
 	/* Index files are derived data: a failed write is repaired at recovery. */
 	(void)idx_flush(s, from_i, from_t);
-	if (epoch_changed)
+	/* Under flush=ack the flush ticket writes it, before the append is acknowledged. */
+	if (epoch_changed && log->cfg.flush_mode == KQ_FLUSH_ACK)
+		log->epoch_gen++;
+	else if (epoch_changed)
 		(void)epoch_persist(log);
 	if (log->cfg.flush_mode == KQ_FLUSH_OS)
 		log->flushed = next;
@@ -1830,6 +1862,17 @@ kq_log_sync(struct kq_log *log)
 			return KQ_ERR_IO;
 		s->synced = true;
 	}
+	if (log->epoch_disk_gen != log->epoch_gen && epoch_persist(log) < 0)
+		return KQ_ERR_IO;
+	if (log->dirs_unsynced) {
+		char *parent = parent_dir(log);
+		int rc = fsync_dir(log->dir) < 0 || fsync_dir(parent) < 0 ? KQ_ERR_IO : 0;
+
+		free(parent);
+		if (rc < 0)
+			return rc;
+		log->dirs_unsynced = false;
+	}
 	log->flushed = kq_log_end(log);
 	return 0;
 }
@@ -1838,27 +1881,73 @@ int
 kq_log_flush_begin(struct kq_log *log, struct kq_flush_ticket *t)
 {
 	struct seg *s = active(log);
+	char *parent;
 
 	if (kq_log_flushed(log) >= kq_log_end(log))
 		return KQ_ERR_AGAIN;
-	t->fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	memset(t, 0, sizeof(*t));
+	t->dir_fd = t->parent_fd = -1;
+	t->fd = seg_fd(log, s);
+	if (t->fd >= 0)
+		t->fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
 	if (t->fd < 0)
 		return KQ_ERR_IO;
+	if (log->dirs_unsynced) {
+		parent = parent_dir(log);
+		t->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		t->parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(parent);
+		if (t->dir_fd < 0 || t->parent_fd < 0) {
+			kq_flush_ticket_free(t);
+			return KQ_ERR_IO;
+		}
+		t->dirs = true;
+	}
+	if (log->epoch_disk_gen != log->epoch_gen) {
+		t->epoch_path = kq_xasprintf("%s/%s", log->dir, EPOCH_FILE);
+		epoch_text(log, &t->epoch);
+		t->epoch_gen = log->epoch_gen;
+	}
 	t->end_offset = kq_log_end(log);
-	t->err = 0;
-	t->sys_errno = 0;
 	return 0;
+}
+
+static void
+ticket_fail(struct kq_flush_ticket *t)
+{
+	if (!t->err) {
+		t->err = KQ_ERR_IO;
+		t->sys_errno = errno;
+	}
 }
 
 void
 kq_flush_ticket_run(struct kq_flush_ticket *t)
 {
-	if (kq_io.fdatasync(t->fd) < 0) {
-		t->err = KQ_ERR_IO;
-		t->sys_errno = errno;
-	}
-	close(t->fd);
-	t->fd = -1;
+	if (kq_io.fdatasync(t->fd) < 0)
+		ticket_fail(t);
+	if (t->epoch_path && kq_write_file_atomic(t->epoch_path, t->epoch.buf, t->epoch.len) < 0)
+		ticket_fail(t);
+	if (t->dir_fd >= 0 && kq_io.fsync(t->dir_fd) < 0)
+		ticket_fail(t);
+	if (t->parent_fd >= 0 && kq_io.fsync(t->parent_fd) < 0)
+		ticket_fail(t);
+	kq_flush_ticket_free(t);
+}
+
+void
+kq_flush_ticket_free(struct kq_flush_ticket *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->dir_fd >= 0)
+		close(t->dir_fd);
+	if (t->parent_fd >= 0)
+		close(t->parent_fd);
+	t->fd = t->dir_fd = t->parent_fd = -1;
+	free(t->epoch_path);
+	t->epoch_path = NULL;
+	kq_buf_free(&t->epoch);
 }
 
 void
@@ -1866,6 +1955,15 @@ kq_log_flush_done(struct kq_log *log, const struct kq_flush_ticket *t)
 {
 	if (t->err)
 		return;
+	if (t->dirs)
+		log->dirs_unsynced = false;
+	if (t->epoch_gen) {
+		/* A synchronous write since the snapshot may have been replaced by it. */
+		if (t->epoch_gen < log->epoch_disk_gen)
+			(void)epoch_persist(log);
+		else
+			log->epoch_disk_gen = t->epoch_gen;
+	}
 	if (t->end_offset > log->flushed)
 		log->flushed = KQ_MIN(t->end_offset, kq_log_end(log));
 }

@@ -651,6 +651,7 @@ static void
 test_epochs(void)
 {
 	struct kq_log_config c;
+	struct kq_flush_ticket t;
 	struct kq_log *log;
 	int64_t b, e3;
 	int32_t eo;
@@ -675,6 +676,14 @@ test_epochs(void)
 	T_EQ(eo, 3);
 	T_EQ(kq_log_epoch_end(log, 0, &eo), -1);
 	p = kq_xasprintf("%s/leader-epoch-checkpoint", kq_log_dir(log));
+	/* Under flush=ack the flush ticket writes it, before the offsets count as flushed. */
+	T_OK(access(p, F_OK) < 0, "no checkpoint before the flush");
+	T_EQ(kq_log_flush_begin(log, &t), 0);
+	T_OK(t.epoch_path != NULL && t.dirs, "the ticket carries the checkpoint and the dirs");
+	kq_flush_ticket_run(&t);
+	T_EQ(t.err, 0);
+	kq_log_flush_done(log, &t);
+	T_EQ(kq_log_flushed(log), 8);
 	fd = open(p, O_RDONLY);
 	r = read(fd, txt, sizeof(txt) - 1);
 	close(fd);
@@ -969,8 +978,39 @@ test_fd_lru(void)
 		check_every_offset(log);
 		kq_log_close(log);
 	}
-	kq_log_set_fd_cap(1024);
 	free(d);
+
+	/* Many partitions, each written: active segments are closed when idle too. */
+	{
+		struct kq_log *logs[200];
+		int64_t b;
+		int k;
+
+		d = fresh_dir();
+		for (k = 0; k < 200; k++) {
+			T_EQ(kq_log_open(&logs[k], d, "t", k, &c, 0, true, err, sizeof(err)), 0);
+			T_EQ(append1(logs[k], 1, 1000, 0, &b), 0);
+		}
+		T_EQ(kq_log_cached_fds(), KQ_LOG_FD_CAP_MIN);
+		T_OK(open_fds() <= fds + 3 * KQ_LOG_FD_CAP_MIN, "%d open for 200 logs",
+		     open_fds() - fds);
+		for (k = 0; k < 200; k++) {
+			T_EQ(append1(logs[k], 2, 2000, 0, &b), 0);
+			T_EQ(b, 1);
+			check_every_offset(logs[k]);
+			T_EQ(kq_log_sync(logs[k]), 0);
+		}
+		for (k = 0; k < 200; k++)
+			kq_log_close(logs[k]);
+		T_EQ(open_fds(), fds);
+		for (k = 0; k < 200; k += 199) {
+			T_EQ(kq_log_open(&logs[k], d, "t", k, &c, 0, false, err, sizeof(err)), 0);
+			T_EQ(kq_log_end(logs[k]), 3);
+			kq_log_close(logs[k]);
+		}
+		free(d);
+	}
+	kq_log_set_fd_cap(1024);
 }
 
 static void
