@@ -1412,6 +1412,9 @@ kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg)
 	log->cfg = *cfg;
 	if (cfg->flush_mode == KQ_FLUSH_OS)
 		log->flushed = kq_log_end(log);
+	/* No flush ticket will come for a write deferred to one. */
+	if (cfg->flush_mode == KQ_FLUSH_OS && log->epoch_disk_gen != log->epoch_gen)
+		(void)epoch_persist(log);
 	/* Page-cache-only data must not count as flushed from now on. */
 	if (to_ack)
 		(void)kq_log_sync(log);
