@@ -24,6 +24,7 @@ struct broker_config {
 	int32_t node_id;
 	char *zookeeper;
 	int32_t num_partitions;
+	int32_t max_partitions;	/* kq.max.partitions: all topics together */
 	int16_t default_rf;
 	bool auto_create;
 	bool delete_topic_enable;
@@ -169,6 +170,9 @@ void producer_state_free(struct partition *p);
 
 /* ---- topics (topics.c) ---- */
 
+/* New partitions one CreateTopics or CreatePartitions request may ask for, in all. */
+#define KQ_PARTITIONS_PER_REQUEST 10000
+
 struct topic {
 	char *name;
 	int32_t nparts;
@@ -183,13 +187,20 @@ int topics_load(bool clean, char *errbuf, size_t errlen);
 struct topic *topic_find(const char *name, size_t len);
 struct topic *topic_find_str(struct kq_str s);
 struct partition *partition_find(struct kq_str topic, int32_t part);
-/* Create a topic: returns 0 or a Kafka error; msg filled on failure. */
+/*
+ * Create a topic: returns 0 or a Kafka error; msg filled on failure.  All
+ * or nothing: on failure no partition directory and no registry file is
+ * left.  Partitions are created in memory; each log makes its directory
+ * and first segment at its first append (common/log), so thousands cost
+ * no I/O here.  Beyond kq.max.partitions: POLICY_VIOLATION, before any work.
+ */
 int topic_create(const char *name, int32_t nparts, char **keys, char **vals, int nconf,
 		 bool validate_only, char *msg, size_t msglen);
 int topic_delete(struct topic *t);
 /* Replace the topic's overrides (validated first); 0 or a Kafka error with msg. */
 int topic_set_configs(struct topic *t, char **keys, char **vals, int n, bool validate_only,
 		      char *msg, size_t msglen);
+/* Grow to total partitions, all or nothing as topic_create; 0 or a Kafka error with msg. */
 int topic_add_partitions(struct topic *t, int32_t total, char *msg, size_t msglen);
 /* Iterate all topics in name order. */
 int topics_count(void);
@@ -197,6 +208,15 @@ struct topic *topic_at(int i);
 /* Write the three checkpoint files if anything changed (force: always). */
 void topics_checkpoint(bool force);
 void topics_close_all(void);
+
+/* ---- orphan partition directories (orphans.c) ---- */
+
+/*
+ * After topics_load: rename each partition directory of no topic to
+ * TOPIC-P.UNIQUEID-delete (one log line with the count and a few names) and
+ * remove every *-delete directory on a detached thread.
+ */
+void orphans_sweep(void);
 
 /* ---- flusher (flush.c) ---- */
 

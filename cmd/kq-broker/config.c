@@ -33,7 +33,8 @@ static const struct ckey keys[] = {
 	{ "broker.id", CT_I32, F(node_id), 0, INT32_MAX },
 	{ "node.id", CT_I32, F(node_id), 0, INT32_MAX },
 	{ "zookeeper.connect", CT_STR, F(zookeeper), 0, 0 },
-	{ "num.partitions", CT_I32, F(num_partitions), 1, 100000 },
+	{ "num.partitions", CT_I32, F(num_partitions), 1, 10000 },
+	{ "kq.max.partitions", CT_I32, F(max_partitions), 1, 1000000 },
 	{ "default.replication.factor", CT_I16, F(default_rf), 1, INT16_MAX },
 	{ "auto.create.topics.enable", CT_BOOL, F(auto_create), 0, 0 },
 	{ "delete.topic.enable", CT_BOOL, F(delete_topic_enable), 0, 0 },
@@ -98,6 +99,7 @@ config_defaults(struct broker_config *c)
 	c->data_dir = kq_xstrdup("./kq-data");
 	c->node_id = 0;
 	c->num_partitions = 1;
+	c->max_partitions = 100000;
 	c->default_rf = 1;
 	c->auto_create = true;
 	c->delete_topic_enable = true;

@@ -11,6 +11,13 @@
 
 #include "broker.h"
 
+/*
+ * Tickets per batch: each holds a dup'd descriptor until its fsync, so
+ * 10,000 dirty partitions must not take 10,000 at once.  The rest stay
+ * dirty and go with the next batch.
+ */
+#define FLUSH_BATCH_MAX 256
+
 struct job {
 	struct partition *p;
 	struct kq_flush_ticket t;
@@ -128,7 +135,7 @@ flush_kick(void)
 
 	if (busy || !dirty_head || !started)
 		return;
-	for (p = dirty_head, dirty_head = NULL; p; p = next) {
+	for (p = dirty_head; p && njobs < FLUSH_BATCH_MAX; p = next) {
 		struct kq_flush_ticket t;
 		int rc;
 
@@ -159,6 +166,7 @@ flush_kick(void)
 		njobs++;
 		p->flushing = true;
 	}
+	dirty_head = p;
 	if (njobs == 0) {
 		produce_waiters_check();
 		return;

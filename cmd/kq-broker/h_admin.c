@@ -26,16 +26,49 @@ replicas_are_self(const int32_t *ids, int32_t n)
 	return n == 1 && ids[0] == cfg.node_id;
 }
 
+/*
+ * KQ_PARTITIONS_PER_REQUEST counts the new partitions of the whole request,
+ * so a request beyond it is refused whole, before anything is created.
+ */
+static bool
+request_too_big(int64_t total, char *msg, size_t msglen)
+{
+	if (total <= KQ_PARTITIONS_PER_REQUEST)
+		return false;
+	snprintf(msg, msglen, "The request asks for %lld new partitions; at most %d may be "
+		 "created in one request.", (long long)total, KQ_PARTITIONS_PER_REQUEST);
+	return true;
+}
+
+static int64_t
+create_topics_total(const struct kq_CreateTopicsRequest *m)
+{
+	int64_t total = 0;
+	int32_t i, n;
+
+	for (i = 0; i < m->Topics_count; i++) {
+		n = m->Topics[i].Assignments_count > 0 ? m->Topics[i].Assignments_count :
+		    m->Topics[i].NumPartitions == -1 ? cfg.num_partitions :
+		    m->Topics[i].NumPartitions;
+		if (n > 0)
+			total += n;
+	}
+	return total;
+}
+
 int
 h_create_topics(struct req *rq)
 {
 	struct kq_CreateTopicsRequest m;
 	struct kq_CreateTopicsResponse resp;
 	struct kq_buf *w;
+	char big[256];
+	bool too_big;
 	int32_t i, j;
 
 	if (kq_CreateTopicsRequest_decode(&rq->body, rq->version, rq->arena, &m))
 		return -1;
+	too_big = request_too_big(create_topics_total(&m), big, sizeof(big));
 	kq_CreateTopicsResponse_init(&resp);
 	resp.Topics = kq_arena_alloc(rq->arena,
 		(size_t)(m.Topics_count ? m.Topics_count : 1) * sizeof(*resp.Topics));
@@ -59,6 +92,11 @@ h_create_topics(struct req *rq)
 			tr->ErrorCode = KQ_E_INVALID_REQUEST;
 			tr->ErrorMessage = amsg(rq->arena, "Create topics request from client "
 						"contains a duplicate topic name");
+			continue;
+		}
+		if (too_big) {
+			tr->ErrorCode = KQ_E_INVALID_PARTITIONS;
+			tr->ErrorMessage = amsg(rq->arena, big);
 			continue;
 		}
 		if (ct->Name.len <= 0 || !kq_topic_valid(ct->Name.p, (size_t)ct->Name.len)) {
@@ -175,10 +213,20 @@ h_create_partitions(struct req *rq)
 	struct kq_CreatePartitionsRequest m;
 	struct kq_CreatePartitionsResponse resp;
 	struct kq_buf *w;
+	int64_t total = 0;
+	char big[256];
+	bool too_big;
 	int32_t i, j;
 
 	if (kq_CreatePartitionsRequest_decode(&rq->body, rq->version, rq->arena, &m))
 		return -1;
+	for (i = 0; i < m.Topics_count; i++) {
+		struct topic *t = topic_find_str(m.Topics[i].Name);
+
+		if (t && m.Topics[i].Count > t->nparts)
+			total += m.Topics[i].Count - t->nparts;
+	}
+	too_big = request_too_big(total, big, sizeof(big));
 	kq_CreatePartitionsResponse_init(&resp);
 	resp.Results = kq_arena_alloc(rq->arena,
 		(size_t)(m.Topics_count ? m.Topics_count : 1) * sizeof(*resp.Results));
@@ -210,9 +258,9 @@ h_create_partitions(struct req *rq)
 			rc = KQ_E_INVALID_PARTITIONS;
 			snprintf(msg, sizeof(msg), "Topic currently has %d partitions, which is "
 				 "higher than the requested %d.", t->nparts, ct->Count);
-		} else if (ct->Count > 100000) {
+		} else if (too_big) {
 			rc = KQ_E_INVALID_PARTITIONS;
-			snprintf(msg, sizeof(msg), "Too many partitions.");
+			snprintf(msg, sizeof(msg), "%s", big);
 		} else if (ct->Assignments_count >= 0) {
 			if (ct->Assignments_count != ct->Count - t->nparts) {
 				rc = KQ_E_INVALID_REPLICA_ASSIGNMENT;

@@ -17,6 +17,12 @@
 #include "broker.h"
 
 #define MAX_SLICES 8
+/*
+ * File segments (each a dup'd descriptor, held until the response is
+ * written) per response; past them slices are copied, so a fetch of
+ * thousands of partitions cannot exhaust RLIMIT_NOFILE.
+ */
+#define MAX_FILE_SLICES 64
 #define MAX_WAIT_CAP_MS 300000
 
 struct fpart {
@@ -25,6 +31,7 @@ struct fpart {
 	int nslice;
 	struct kq_slice sl[MAX_SLICES];
 	int64_t bytes;
+	struct evbuffer *pb;	/* the records, taken from sl at once */
 };
 
 struct pfetch {
@@ -97,14 +104,14 @@ copy_slice(struct evbuffer *out, const struct kq_slice *s)
 /*
  * Put one partition's slices into pb, which the caller sends only after
  * writing its length: every byte there is the log's.  A slice is mapped
- * (add_slice) or, when that fails, read (copy_slice).  A file cut or
+ * (add_slice) while *files_left allows, or read (copy_slice).  A file cut or
  * replaced behind the broker's back ends before the slice: a mapping would
  * serve zeros past the end, a read comes up short.  Either, or a failed
  * read, makes the whole partition KAFKA_STORAGE_ERROR, logged with the file
  * and offset.
  */
 static int16_t
-part_records(struct evbuffer *pb, const struct kq_slice *sl, int n)
+part_records(struct evbuffer *pb, const struct kq_slice *sl, int n, int *files_left)
 {
 	char path[PATH_MAX], why[64];
 	struct stat st;
@@ -115,7 +122,8 @@ part_records(struct evbuffer *pb, const struct kq_slice *sl, int n)
 
 		if (s->len <= 0)
 			continue;
-		if (add_slice(pb, s) == 0) {
+		if (*files_left > 0 && add_slice(pb, s) == 0) {
+			--*files_left;
 			rc = fstat(s->fd, &st) < 0 ? KQ_ERR_IO : 0;
 			if (rc == 0 && s->pos + s->len > (int64_t)st.st_size) {
 				snprintf(why, sizeof(why), "the file ends at %lld",
@@ -154,7 +162,7 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 	int32_t i, j, nparts = 0;
 	int64_t total = 0, remaining;
 	bool any_err = false, session_err;
-	int k;
+	int k, files_left = MAX_FILE_SLICES;
 
 	if (version < 4)	/* message sets, down-converted: never zero-copy */
 		return legacy_fetch_eval(version, m, force);
@@ -197,6 +205,24 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 				}
 				for (rc = 0; rc < f->nslice; rc++)
 					f->bytes += f->sl[rc].len;
+				/*
+				 * Slice fds last only until the next log call (the
+				 * log's descriptor LRU may close them): take the
+				 * records now, before the next partition is read.
+				 */
+				if (f->bytes > 0) {
+					f->pb = evbuffer_new();
+					if (!f->pb)
+						kq_fatalx("out of memory");
+					/* It ends up in a socket's output: file
+					 * segments added now go out with sendfile. */
+					evbuffer_set_flags(f->pb, EVBUFFER_FLAG_DRAINS_TO_FD);
+					if ((f->err = part_records(f->pb, f->sl, f->nslice, &files_left)) != 0) {
+						evbuffer_free(f->pb);
+						f->pb = NULL;
+						f->bytes = 0;
+					}
+				}
 				total += f->bytes;
 				remaining -= f->bytes;
 			}
@@ -205,6 +231,9 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 		}
 	}
 	if (!force && !any_err && !session_err && total < m->MinBytes) {
+		for (k = 0; k < nparts; k++)
+			if (fp[k].pb)
+				evbuffer_free(fp[k].pb);
 		free(fp);
 		return NULL;
 	}
@@ -227,21 +256,8 @@ fetch_eval(int16_t version, const struct kq_FetchRequest *m, bool force)
 		kq_wr_i32(w, ft->Partitions_count);
 		for (j = 0; j < ft->Partitions_count; j++) {
 			struct fpart *f = &fp[k++];
-			struct evbuffer *pb = NULL;
+			struct evbuffer *pb = f->pb;
 
-			if (f->bytes > 0) {
-				pb = evbuffer_new();
-				if (!pb)
-					kq_fatalx("out of memory");
-				/* It ends up in a socket's output: file segments
-				 * added now are sent with sendfile, not mapped. */
-				evbuffer_set_flags(pb, EVBUFFER_FLAG_DRAINS_TO_FD);
-				if ((f->err = part_records(pb, f->sl, f->nslice)) != 0) {
-					evbuffer_free(pb);
-					pb = NULL;
-					f->bytes = 0;
-				}
-			}
 			kq_wr_i32(w, ft->Partitions[j].Partition);
 			kq_wr_i16(w, f->err);
 			kq_wr_i64(w, f->hw);

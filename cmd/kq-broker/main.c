@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -414,6 +415,34 @@ checkpoint_cb(evutil_socket_t fd, short what, void *arg)
 	topics_checkpoint(false);
 }
 
+/*
+ * Soft RLIMIT_NOFILE up to the hard limit.  The log's descriptor LRU gets
+ * limit/8 segments, at most 3 descriptors each: the rest is for
+ * connections, fetch responses' dups and the flusher's tickets.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t was;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		kq_log_warn("getrlimit RLIMIT_NOFILE");
+		return;
+	}
+	was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			kq_log_warn("setrlimit RLIMIT_NOFILE %llu", (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = was;
+		}
+	}
+	kq_log_set_fd_cap((size_t)KQ_MIN(rl.rlim_cur / 8, (rlim_t)1 << 20));
+	kq_log_info("open files limit %llu (was %llu)", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)was);
+}
+
 static int
 run(void)
 {
@@ -436,6 +465,7 @@ run(void)
 		return 1;
 	}
 	lock_data_dir();
+	raise_nofile();
 	load_meta();
 	marker = data_path(".kq_cleanshutdown");
 	clean = access(marker, F_OK) == 0;

@@ -99,6 +99,10 @@ partition_append(struct partition *p, unsigned char *b, size_t n, const struct k
 
 	watch_partition(p);
 	rc = kq_log_append(p->log, b, n, h, p->leader_epoch, true, base_offset);
+	if (rc == KQ_ERR_IO) {
+		kq_log_warn("append to %s", kq_log_dir(p->log));
+		return KQ_E_KAFKA_STORAGE_ERROR;
+	}
 	if (rc < 0) {
 		kq_log_warnx("append to %s: %s", kq_log_dir(p->log), kq_err_str(rc));
 		return KQ_E_KAFKA_STORAGE_ERROR;

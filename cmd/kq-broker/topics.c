@@ -15,6 +15,7 @@
 
 static struct topic **topics;
 static int ntopics, topcap;
+static int64_t nparts_all;	/* partitions of every topic, for kq.max.partitions */
 static bool ck_force;	/* a topic went away: rewrite the checkpoints */
 
 int
@@ -93,6 +94,7 @@ topic_insert(struct topic *t)
 	memmove(&topics[i + 1], &topics[i], (size_t)(ntopics - i) * sizeof(*topics));
 	topics[i] = t;
 	ntopics++;
+	nparts_all += t->nparts;
 }
 
 static void
@@ -103,6 +105,7 @@ topic_remove(struct topic *t)
 	KQ_ASSERT(i >= 0);
 	memmove(&topics[i], &topics[i + 1], (size_t)(ntopics - i - 1) * sizeof(*topics));
 	ntopics--;
+	nparts_all -= t->nparts;
 }
 
 static void
@@ -162,9 +165,14 @@ ck_get(const struct ck *c, const char *topic, int32_t part, int64_t dflt)
 	return dflt;
 }
 
+/*
+ * Open partitions [from, nparts).  On failure those opened here are closed
+ * again, and when this call creates them (created) removed from disk, so a
+ * failed creation leaves nothing behind.
+ */
 static int
 topic_open_parts(struct topic *t, int32_t from, const struct ck *rp, const struct ck *hw,
-		 const struct ck *ls, bool clean, char *errbuf, size_t errlen)
+		 const struct ck *ls, bool clean, bool created, char *errbuf, size_t errlen)
 {
 	int32_t i;
 
@@ -178,11 +186,37 @@ topic_open_parts(struct topic *t, int32_t from, const struct ck *rp, const struc
 
 		if (rc < 0) {
 			while (--i >= from)
-				partition_close(t->parts[i], false);
+				partition_close(t->parts[i], created);
 			return rc;
 		}
 	}
 	return 0;
+}
+
+static void
+topic_close_parts(struct topic *t, int32_t from, bool delete)
+{
+	int32_t i;
+
+	for (i = from; i < t->nparts; i++)
+		partition_close(t->parts[i], delete);
+}
+
+/* kq.max.partitions: 0, or POLICY_VIOLATION with msg.  The broker's own topics pass. */
+static int
+partitions_cap(const struct topic *t, const char *name, int64_t more, char *msg, size_t msglen)
+{
+	if (t && t->internal)
+		return 0;
+	if (!t && (strcmp(name, "__consumer_offsets") == 0 ||
+		   strcmp(name, "__transaction_state") == 0))
+		return 0;
+	if (nparts_all + more <= cfg.max_partitions)
+		return 0;
+	snprintf(msg, msglen, "The broker has %lld partitions; %lld more would exceed "
+		 "kq.max.partitions=%d.", (long long)nparts_all, (long long)more,
+		 cfg.max_partitions);
+	return KQ_E_POLICY_VIOLATION;
 }
 
 static struct topic *
@@ -301,7 +335,8 @@ topics_load(bool clean, char *errbuf, size_t errlen)
 		if (!t)
 			continue;
 		/* A clean marker is only valid if the recovery points were written. */
-		rc = topic_open_parts(t, 0, &rp, &hw, &ls, clean && rp.n > 0, errbuf, errlen);
+		rc = topic_open_parts(t, 0, &rp, &hw, &ls, clean && rp.n > 0, false, errbuf,
+				      errlen);
 		if (rc < 0) {
 			topic_free(t);
 			break;
@@ -309,6 +344,8 @@ topics_load(bool clean, char *errbuf, size_t errlen)
 		topic_insert(t);
 	}
 	closedir(d);
+	if (rc == 0)
+		orphans_sweep();
 out:
 	kq_checkpoint_free(rp.e, rp.n);
 	kq_checkpoint_free(hw.e, hw.n);
@@ -363,10 +400,13 @@ topic_create(const char *name, int32_t nparts, char **keys, char **vals, int nco
 		snprintf(msg, msglen, "Topic '%s' collides with existing topic: %s", name, t->name);
 		return KQ_E_INVALID_TOPIC_EXCEPTION;
 	}
-	if (nparts < 1 || nparts > 100000) {
-		snprintf(msg, msglen, "Number of partitions must be in 1..100000");
+	if (nparts < 1 || nparts > KQ_PARTITIONS_PER_REQUEST) {
+		snprintf(msg, msglen, "Number of partitions must be in 1..%d.",
+			 KQ_PARTITIONS_PER_REQUEST);
 		return KQ_E_INVALID_PARTITIONS;
 	}
+	if ((rc = partitions_cap(NULL, name, nparts, msg, msglen)) != 0)
+		return rc;
 	for (i = 0; i < nconf; i++) {
 		rc = topic_config_check(keys[i], vals[i], msg, msglen);
 		if (rc)
@@ -378,19 +418,23 @@ topic_create(const char *name, int32_t nparts, char **keys, char **vals, int nco
 	for (i = 0; i < nconf; i++)
 		topic_add_conf(t, keys[i], vals[i]);
 	topic_config_build(&t->tc, t->ckeys, t->cvals, t->nconf);
-	if (registry_write(t) < 0) {
-		snprintf(msg, msglen, "cannot write topic registry: %s", strerror(errno));
+	/*
+	 * Partitions first (in memory: a new log touches the disk at its first
+	 * append), then the registry file, whose atomic rename commits the
+	 * topic: a crash before it leaves at most orphan directories, which
+	 * the next start moves aside.
+	 */
+	rc = topic_open_parts(t, 0, NULL, NULL, NULL, true, true, errbuf, sizeof(errbuf));
+	if (rc < 0) {
+		kq_log_warnx("create topic %s: %s", name, errbuf);
+		snprintf(msg, msglen, "%s", errbuf);
 		topic_free(t);
 		return KQ_E_KAFKA_STORAGE_ERROR;
 	}
-	rc = topic_open_parts(t, 0, NULL, NULL, NULL, true, errbuf, sizeof(errbuf));
-	if (rc < 0) {
-		char *path = registry_path(name);
-
-		kq_log_warnx("create topic %s: %s", name, errbuf);
-		snprintf(msg, msglen, "%s", errbuf);
-		unlink(path);
-		free(path);
+	if (registry_write(t) < 0) {
+		snprintf(msg, msglen, "cannot write topic registry: %s", strerror(errno));
+		kq_log_warnx("create topic %s: %s", name, msg);
+		topic_close_parts(t, 0, true);
 		topic_free(t);
 		return KQ_E_KAFKA_STORAGE_ERROR;
 	}
@@ -425,17 +469,25 @@ topic_add_partitions(struct topic *t, int32_t total, char *msg, size_t msglen)
 	int32_t old = t->nparts;
 	int rc;
 
+	if ((rc = partitions_cap(t, t->name, total - old, msg, msglen)) != 0)
+		return rc;
 	t->nparts = total;
-	rc = topic_open_parts(t, old, NULL, NULL, NULL, true, errbuf, sizeof(errbuf));
+	rc = topic_open_parts(t, old, NULL, NULL, NULL, true, true, errbuf, sizeof(errbuf));
 	if (rc < 0) {
 		t->nparts = old;
 		snprintf(msg, msglen, "%s", errbuf);
+		kq_log_warnx("grow topic %s: %s", t->name, errbuf);
 		return KQ_E_KAFKA_STORAGE_ERROR;
 	}
+	/* The registry's new count commits them, as at creation. */
 	if (registry_write(t) < 0) {
-		snprintf(msg, msglen, "cannot write topic registry");
+		snprintf(msg, msglen, "cannot write topic registry: %s", strerror(errno));
+		kq_log_warnx("grow topic %s: %s", t->name, msg);
+		topic_close_parts(t, old, true);
+		t->nparts = old;
 		return KQ_E_KAFKA_STORAGE_ERROR;
 	}
+	nparts_all += total - old;
 	kq_log_info("topic %s now has %d partitions", t->name, total);
 	return 0;
 }

@@ -4,9 +4,13 @@
  *
  * Indexes are kept in memory (sorted arrays searched with bsearch) and
  * appended to their files with pwrite; nothing is mmapped or preallocated,
- * so there is never a zero-filled tail to trim.  Only the active segment
- * keeps its index files open; older segments keep just the .log descriptor,
- * which fetch slices point at.
+ * so there is never a zero-filled tail to trim.  Descriptors are opened on
+ * demand (seg_fd; the active segment's index files when entries are
+ * written) and closed again by one LRU of segments shared by every log of
+ * the process (fd_cap segments: a closed one holds its .log, the active one
+ * up to three), so a broker with thousands of partitions and segments stays
+ * within its RLIMIT_NOFILE.  A log that has never been written has no
+ * directory and no files (lazy): the first append makes them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -50,7 +54,9 @@ struct seg {
 	int64_t created_ms;
 	int64_t since_idx;	/* bytes appended since the last index entry */
 	bool synced;		/* everything in .log is fsynced */
-	int fd;
+	int fd;			/* -1 if closed by the LRU (or lazy); see seg_fd */
+	bool in_lru;		/* its fd is open: the LRU may close it */
+	struct seg *lru_prev, *lru_next;
 	int idx_fd, tidx_fd;	/* -1 unless active */
 	struct idx_ent *idx;
 	size_t nidx, cidx;
@@ -73,12 +79,16 @@ struct epoch_ent {
 
 struct kq_log {
 	char *dir;
+	bool lazy;		/* nothing on disk yet: see log_materialize */
+	bool dirs_unsynced;	/* made by log_materialize: the next flush fsyncs them */
 	struct kq_log_config cfg;
 	struct seg **segs;
 	size_t nseg, cseg;
 	int64_t start, flushed;
 	struct epoch_ent *ep;
 	size_t nep, cep;
+	/* Versions of the cache: in memory, and in EPOCH_FILE (flush=ack defers). */
+	uint64_t epoch_gen, epoch_disk_gen;
 	/* Sequential fetches resume where the previous one stopped. */
 	int64_t cache_off, cache_pos, cache_base;
 	/* Compaction state, in memory only (a restart just cleans once more). */
@@ -387,9 +397,84 @@ seg_close_idx(struct seg *s)
 	s->idx_fd = s->tidx_fd = -1;
 }
 
+/* ---- descriptors of closed segments (owner thread) ---- */
+
+static struct seg *lru_head, *lru_tail;	/* head: the least recently used */
+static size_t lru_n, fd_cap = 1024;
+
+static void
+lru_unlink(struct seg *s)
+{
+	if (!s->in_lru)
+		return;
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+	s->in_lru = false;
+	lru_n--;
+}
+
+/*
+ * Close the descriptors of the least recently used segments beyond fd_cap.
+ * An active segment may go too: its data is reached again through a new
+ * descriptor (fsync flushes the file, whichever descriptor asks), its index
+ * entries are rewritten at their positions (idx_flush).
+ */
+static void
+lru_evict(void)
+{
+	struct seg *v;
+
+	while (lru_n > fd_cap) {
+		v = lru_head;
+		lru_unlink(v);
+		seg_close_idx(v);
+		close(v->fd);
+		v->fd = -1;
+	}
+}
+
+/* s, with its fd open, becomes the most recently used. */
+static void
+lru_touch(struct seg *s)
+{
+	if (s->fd < 0)
+		return;
+	lru_unlink(s);
+	s->lru_prev = lru_tail;
+	if (lru_tail)
+		lru_tail->lru_next = s;
+	else
+		lru_head = s;
+	lru_tail = s;
+	s->in_lru = true;
+	lru_n++;
+	lru_evict();	/* fd_cap >= 1 never evicts the tail, s */
+}
+
+void
+kq_log_set_fd_cap(size_t n)
+{
+	fd_cap = n < KQ_LOG_FD_CAP_MIN ? KQ_LOG_FD_CAP_MIN : n;
+	lru_evict();
+}
+
+size_t
+kq_log_cached_fds(void)
+{
+	return lru_n;
+}
+
 static void
 seg_free(struct seg *s)
 {
+	lru_unlink(s);
 	seg_close_idx(s);
 	if (s->fd >= 0)
 		close(s->fd);
@@ -454,26 +539,103 @@ segs_push(struct kq_log *log, struct seg *s)
 	log->segs[log->nseg++] = s;
 }
 
+/*
+ * The segment's .log descriptor, opened again when the LRU closed it; -1
+ * (errno set) if that fails.  It stays valid until the next call into the
+ * log module on this thread, which may close it: use it (read, dup) first.
+ */
+static int
+seg_fd(struct kq_log *log, struct seg *s)
+{
+	char *p;
+
+	if (s->fd < 0) {
+		if (log->lazy)
+			return -1;
+		p = seg_path(log, s->base, "log");
+		s->fd = open(p, O_RDWR | O_APPEND | O_CLOEXEC);
+		free(p);
+		if (s->fd < 0)
+			return -1;
+	}
+	lru_touch(s);
+	return s->fd;
+}
+
+/* Create s's three files, empty. */
+static int
+seg_files_create(struct kq_log *log, struct seg *s)
+{
+	char *p;
+
+	p = seg_path(log, s->base, "log");
+	s->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+	free(p);
+	if (s->fd < 0 || seg_open_idx(log, s, true) < 0) {
+		if (s->fd >= 0)
+			close(s->fd);
+		s->fd = -1;
+		return KQ_ERR_IO;
+	}
+	return 0;
+}
+
 /* Create a fresh empty segment at base and make it active. */
 static int
 seg_create(struct kq_log *log, int64_t base)
 {
 	struct seg *s = seg_new(base);
-	char *p;
 
-	p = seg_path(log, base, "log");
-	s->fd = open(p, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-	free(p);
-	if (s->fd < 0 || seg_open_idx(log, s, true) < 0) {
+	if (seg_files_create(log, s) < 0) {
 		seg_free(s);
 		return KQ_ERR_IO;
 	}
 	s->created_ms = kq_now_ms();
 	s->synced = true;
 	segs_push(log, s);
+	lru_touch(s);
 	if (log->cfg.flush_mode == KQ_FLUSH_ACK)
 		(void)fsync_dir(log->dir);
 	return 0;
+}
+
+/*
+ * A lazy log's first write: its directory and its empty first segment.
+ * Under flush=ack the new entries are fsynced in both directories.  On
+ * failure the log stays lazy and whatever was made goes again.
+ */
+static int
+log_materialize(struct kq_log *log)
+{
+	struct seg *s = active(log);
+	int saved;
+
+	if (!log->lazy)
+		return 0;
+	if (mkdir(log->dir, 0755) < 0 && errno != EEXIST)
+		return KQ_ERR_IO;
+	log->lazy = false;
+	if (seg_files_create(log, s) < 0) {
+		saved = errno;
+		seg_unlink(log, s);
+		(void)rmdir(log->dir);
+		log->lazy = true;
+		errno = saved;
+		return KQ_ERR_IO;
+	}
+	lru_touch(s);
+	/* The flusher's next ticket makes the new entries durable, off the loop. */
+	log->dirs_unsynced = log->cfg.flush_mode == KQ_FLUSH_ACK;
+	return 0;
+}
+
+static char *
+parent_dir(const struct kq_log *log)
+{
+	char *parent = kq_xstrdup(log->dir);
+
+	*strrchr(parent, '/') = '\0';
+	return parent;
 }
 
 /* Like Kafka, a segment going inactive records its max timestamp. */
@@ -491,12 +653,13 @@ static int
 seg_seal(struct kq_log *log, struct seg *s)
 {
 	if (log->cfg.flush_mode == KQ_FLUSH_ACK && !s->synced) {
-		if (kq_io.fsync(s->fd) < 0)
+		if (seg_fd(log, s) < 0 || kq_io.fsync(s->fd) < 0)
 			return KQ_ERR_IO;
 		s->synced = true;
 		if (s->next > log->flushed)
 			log->flushed = s->next;
 	}
+	(void)seg_open_idx(log, s, false);
 	seg_final_tidx(s);
 	if (s->idx_fd >= 0 && log->cfg.flush_mode == KQ_FLUSH_ACK) {
 		(void)kq_io.fsync(s->idx_fd);
@@ -546,11 +709,13 @@ hdr_parse(const unsigned char *p, struct kq_batch_hdr *h)
 }
 
 static bool
-hdr_read(const struct seg *s, int64_t pos, struct kq_batch_hdr *h)
+hdr_read(struct kq_log *log, struct seg *s, int64_t pos, struct kq_batch_hdr *h)
 {
 	unsigned char p[HDR];
+	int fd;
 
-	if (pos + HDR > s->size || kq_io_pread_all(s->fd, p, HDR, pos) < 0)
+	if (pos + HDR > s->size || (fd = seg_fd(log, s)) < 0 ||
+	    kq_io_pread_all(fd, p, HDR, pos) < 0)
 		return false;
 	return hdr_parse(p, h) && pos + kq_batch_hdr_size(h) <= s->size;
 }
@@ -646,21 +811,32 @@ seg_scan(struct kq_log *log, struct seg *s, int64_t pos, int64_t file_size, bool
 
 /* ---- leader-epoch cache ---- */
 
+static void
+epoch_text(const struct kq_log *log, struct kq_buf *b)
+{
+	size_t i;
+
+	kq_buf_addf(b, "0\n%zu\n", log->nep);
+	for (i = 0; i < log->nep; i++)
+		kq_buf_addf(b, "%d %" PRId64 "\n", (int)log->ep[i].epoch, log->ep[i].start);
+}
+
+/* Write the cache now (it changed, or a deferred write is due). */
 static int
 epoch_persist(struct kq_log *log)
 {
 	struct kq_buf b = { 0 };
 	char *p;
-	size_t i;
 	int rc;
 
-	kq_buf_addf(&b, "0\n%zu\n", log->nep);
-	for (i = 0; i < log->nep; i++)
-		kq_buf_addf(&b, "%d %" PRId64 "\n", (int)log->ep[i].epoch, log->ep[i].start);
+	log->epoch_gen++;
+	epoch_text(log, &b);
 	p = kq_xasprintf("%s/%s", log->dir, EPOCH_FILE);
 	rc = kq_write_file_atomic(p, b.buf, b.len);
 	free(p);
 	kq_buf_free(&b);
+	if (rc == 0)
+		log->epoch_disk_gen = log->epoch_gen;
 	return rc;
 }
 
@@ -963,6 +1139,9 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 		return KQ_ERR_IO;
 	}
 	for (i = 0; i < nb; i++) {
+		/* Once past it, the LRU may close the previous one. */
+		if (log->nseg)
+			lru_touch(active(log));
 		s = seg_new(bases[i]);
 		p = seg_path(log, bases[i], "log");
 		s->fd = open(p, O_RDWR | O_APPEND | O_CLOEXEC);
@@ -1025,7 +1204,7 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 			struct kq_batch_hdr h;
 
 			s->next = s->base;
-			if (s->nidx && hdr_read(s, s->idx[s->nidx - 1].pos, &h)) {
+			if (s->nidx && hdr_read(log, s, s->idx[s->nidx - 1].pos, &h)) {
 				from = s->idx[s->nidx - 1].pos;
 				s->next = h.BaseOffset;
 			}
@@ -1060,12 +1239,13 @@ open_segments(struct kq_log *log, int64_t recovery_point, bool clean, char *errb
 		snprintf(errbuf, errlen, "%s: open index: %s", log->dir, strerror(errno));
 		return KQ_ERR_IO;
 	}
+	lru_touch(s);
 	s->created_ms = kq_now_ms();
 	if (s->size >= HDR) {
 		struct kq_batch_hdr h;
 
 		/* Age the segment from its first batch, as Kafka does. */
-		if (hdr_read(s, 0, &h) && h.MaxTimestamp > 0 && h.MaxTimestamp < s->created_ms)
+		if (hdr_read(log, s, 0, &h) && h.MaxTimestamp > 0 && h.MaxTimestamp < s->created_ms)
 			s->created_ms = h.MaxTimestamp;
 	}
 	return 0;
@@ -1096,6 +1276,17 @@ kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t par
 	log->cfg = *cfg;
 	log->cache_off = -1;
 	log->gen = ++log_gens;
+	if (access(log->dir, F_OK) < 0 && errno == ENOENT) {
+		/* New: an empty segment in memory only, until the first append. */
+		struct seg *s = seg_new(0);
+
+		s->created_ms = kq_now_ms();
+		s->synced = true;
+		segs_push(log, s);
+		log->lazy = true;
+		*out = log;
+		return 0;
+	}
 	if (mkdir(log->dir, 0755) < 0 && errno != EEXIST) {
 		snprintf(errbuf, errlen, "%s: %s", log->dir, strerror(errno));
 		free(log->dir);
@@ -1128,6 +1319,9 @@ kq_log_close(struct kq_log *log)
 		return;
 	if (log->nseg)
 		(void)kq_log_sync(log);
+	/* The active segment's last time entry, even if the LRU closed its index. */
+	if (log->nseg && !log->lazy && active(log)->fd >= 0)
+		(void)seg_open_idx(log, active(log), false);
 	for (i = 0; i < log->nseg; i++) {
 		if (log->segs[i]->idx_fd >= 0)
 			seg_final_tidx(log->segs[i]);
@@ -1233,6 +1427,9 @@ kq_log_set_config(struct kq_log *log, const struct kq_log_config *cfg)
 	log->cfg = *cfg;
 	if (cfg->flush_mode == KQ_FLUSH_OS)
 		log->flushed = kq_log_end(log);
+	/* No flush ticket will come for a write deferred to one. */
+	if (cfg->flush_mode == KQ_FLUSH_OS && log->epoch_disk_gen != log->epoch_gen)
+		(void)epoch_persist(log);
 	/* Page-cache-only data must not count as flushed from now on. */
 	if (to_ack)
 		(void)kq_log_sync(log);
@@ -1297,6 +1494,11 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, const struct kq_ba
 	if (last - s->base > INT32_MAX || first < s->base)
 		return KQ_ERR_INVALID;
 
+	if ((rc = log_materialize(log)) < 0)
+		return rc;
+	if (seg_fd(log, s) < 0)
+		return KQ_ERR_IO;
+	(void)seg_open_idx(log, s, false);	/* derived data: recovery repairs it */
 	old_size = s->size;
 	w = kq_io.write(s->fd, p, n);
 	if (w < 0 || (size_t)w != n) {
@@ -1329,7 +1531,10 @@ kq_log_append(struct kq_log *log, unsigned char *p, size_t n, const struct kq_ba
 	s->next = next;
 	/* Index files are derived data: a failed write is repaired at recovery. */
 	(void)idx_flush(s, from_i, from_t);
-	if (epoch_changed)
+	/* Under flush=ack the flush ticket writes it, before the append is acknowledged. */
+	if (epoch_changed && log->cfg.flush_mode == KQ_FLUSH_ACK)
+		log->epoch_gen++;
+	else if (epoch_changed)
 		(void)epoch_persist(log);
 	if (log->cfg.flush_mode == KQ_FLUSH_OS)
 		log->flushed = next;
@@ -1370,7 +1575,7 @@ seg_locate(struct kq_log *log, struct seg *s, int64_t target, int64_t *pos,
 	else
 		p = idx_lookup(s, target);
 	while (p < s->size) {
-		if (!hdr_read(s, p, h))
+		if (!hdr_read(log, s, p, h))
 			return false;
 		if (kq_batch_hdr_last(h) >= target) {
 			*pos = p;
@@ -1423,6 +1628,9 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 		return 0;
 	for (i = seg_find(log, offset); i < log->nseg && *n < nslice; i++) {
 		s = log->segs[i];
+		/* A segment that cannot be opened must not be skipped silently. */
+		if (seg_fd(log, s) < 0)
+			return *n ? 0 : KQ_ERR_IO;
 		if (!seg_locate(log, s, offset, &pos, &h))
 			continue;
 		sl = NULL;
@@ -1436,7 +1644,7 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 				break;
 			if (!sl) {
 				sl = &slices[(*n)++];
-				sl->fd = s->fd;
+				sl->fd = seg_fd(log, s);
 				sl->pos = pos;
 				sl->first_offset = h.BaseOffset;
 			}
@@ -1450,14 +1658,14 @@ kq_log_read(struct kq_log *log, int64_t offset, int64_t max_offset, int64_t max_
 			/* Jump over batches known to fit, via the index. */
 			rem = KQ_MIN(max_bytes - taken, s->size);
 			skip = idx_skip(s, end, end + rem, max_offset);
-			if (skip > end && hdr_read(s, skip, &h)) {
+			if (skip > end && hdr_read(log, s, skip, &h)) {
 				taken += skip - end;
 				end = skip;
 				sl->last_offset = h.BaseOffset - 1;
 				offset = h.BaseOffset;
 				continue;
 			}
-			if (!hdr_read(s, end, &h))
+			if (!hdr_read(log, s, end, &h))
 				break;
 		}
 		if (sl) {
@@ -1493,7 +1701,7 @@ record_for_time(struct kq_log *log, struct seg *s, int64_t pos, const struct kq_
 	if (n > TIME_BATCH_CAP || (h->Attributes & KQ_ATTR_LOG_APPEND_TIME))
 		return;
 	p = kq_xmalloc(n);
-	if (kq_io_pread_all(s->fd, p, n, pos) < 0) {
+	if (seg_fd(log, s) < 0 || kq_io_pread_all(s->fd, p, n, pos) < 0) {
 		free(p);
 		return;
 	}
@@ -1534,7 +1742,7 @@ kq_log_offset_for_time(struct kq_log *log, int64_t ts, int64_t *offset, int64_t 
 				hi = mid;
 		}
 		pos = lo ? idx_lookup(s, s->tidx[lo - 1].off + 1) : 0;
-		while (pos < s->size && hdr_read(s, pos, &h)) {
+		while (pos < s->size && hdr_read(log, s, pos, &h)) {
 			if (h.MaxTimestamp >= ts && kq_batch_hdr_last(&h) >= log->start) {
 				*offset = KQ_MAX(h.BaseOffset, log->start);
 				*found_ts = h.MaxTimestamp;
@@ -1615,7 +1823,7 @@ kq_log_truncate(struct kq_log *log, int64_t offset)
 		i--;
 	drop_segments_from(log, i + 1);
 	s = log->segs[i];
-	if (seg_open_idx(log, s, false) < 0)
+	if (seg_fd(log, s) < 0 || seg_open_idx(log, s, false) < 0)
 		return KQ_ERR_IO;
 	pos = 0;
 	/* Whole batches only: the batch holding offset goes too. */
@@ -1668,9 +1876,20 @@ kq_log_sync(struct kq_log *log)
 		s = log->segs[i];
 		if (s->synced)
 			continue;
-		if (kq_io.fsync(s->fd) < 0)
+		if (seg_fd(log, s) < 0 || kq_io.fsync(s->fd) < 0)
 			return KQ_ERR_IO;
 		s->synced = true;
+	}
+	if (log->epoch_disk_gen != log->epoch_gen && epoch_persist(log) < 0)
+		return KQ_ERR_IO;
+	if (log->dirs_unsynced) {
+		char *parent = parent_dir(log);
+		int rc = fsync_dir(log->dir) < 0 || fsync_dir(parent) < 0 ? KQ_ERR_IO : 0;
+
+		free(parent);
+		if (rc < 0)
+			return rc;
+		log->dirs_unsynced = false;
 	}
 	log->flushed = kq_log_end(log);
 	return 0;
@@ -1680,27 +1899,73 @@ int
 kq_log_flush_begin(struct kq_log *log, struct kq_flush_ticket *t)
 {
 	struct seg *s = active(log);
+	char *parent;
 
 	if (kq_log_flushed(log) >= kq_log_end(log))
 		return KQ_ERR_AGAIN;
-	t->fd = fcntl(s->fd, F_DUPFD_CLOEXEC, 0);
+	memset(t, 0, sizeof(*t));
+	t->dir_fd = t->parent_fd = -1;
+	t->fd = seg_fd(log, s);
+	if (t->fd >= 0)
+		t->fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
 	if (t->fd < 0)
 		return KQ_ERR_IO;
+	if (log->dirs_unsynced) {
+		parent = parent_dir(log);
+		t->dir_fd = open(log->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		t->parent_fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(parent);
+		if (t->dir_fd < 0 || t->parent_fd < 0) {
+			kq_flush_ticket_free(t);
+			return KQ_ERR_IO;
+		}
+		t->dirs = true;
+	}
+	if (log->epoch_disk_gen != log->epoch_gen) {
+		t->epoch_path = kq_xasprintf("%s/%s", log->dir, EPOCH_FILE);
+		epoch_text(log, &t->epoch);
+		t->epoch_gen = log->epoch_gen;
+	}
 	t->end_offset = kq_log_end(log);
-	t->err = 0;
-	t->sys_errno = 0;
 	return 0;
+}
+
+static void
+ticket_fail(struct kq_flush_ticket *t)
+{
+	if (!t->err) {
+		t->err = KQ_ERR_IO;
+		t->sys_errno = errno;
+	}
 }
 
 void
 kq_flush_ticket_run(struct kq_flush_ticket *t)
 {
-	if (kq_io.fdatasync(t->fd) < 0) {
-		t->err = KQ_ERR_IO;
-		t->sys_errno = errno;
-	}
-	close(t->fd);
-	t->fd = -1;
+	if (kq_io.fdatasync(t->fd) < 0)
+		ticket_fail(t);
+	if (t->epoch_path && kq_write_file_atomic(t->epoch_path, t->epoch.buf, t->epoch.len) < 0)
+		ticket_fail(t);
+	if (t->dir_fd >= 0 && kq_io.fsync(t->dir_fd) < 0)
+		ticket_fail(t);
+	if (t->parent_fd >= 0 && kq_io.fsync(t->parent_fd) < 0)
+		ticket_fail(t);
+	kq_flush_ticket_free(t);
+}
+
+void
+kq_flush_ticket_free(struct kq_flush_ticket *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	if (t->dir_fd >= 0)
+		close(t->dir_fd);
+	if (t->parent_fd >= 0)
+		close(t->parent_fd);
+	t->fd = t->dir_fd = t->parent_fd = -1;
+	free(t->epoch_path);
+	t->epoch_path = NULL;
+	kq_buf_free(&t->epoch);
 }
 
 void
@@ -1708,6 +1973,15 @@ kq_log_flush_done(struct kq_log *log, const struct kq_flush_ticket *t)
 {
 	if (t->err)
 		return;
+	if (t->dirs)
+		log->dirs_unsynced = false;
+	if (t->epoch_gen) {
+		/* A synchronous write since the snapshot may have been replaced by it. */
+		if (t->epoch_gen < log->epoch_disk_gen)
+			(void)epoch_persist(log);
+		else
+			log->epoch_disk_gen = t->epoch_gen;
+	}
 	if (t->end_offset > log->flushed)
 		log->flushed = KQ_MIN(t->end_offset, kq_log_end(log));
 }
@@ -1716,13 +1990,13 @@ kq_log_flush_done(struct kq_log *log, const struct kq_flush_ticket *t)
 
 /* Newest record time of a segment; its file's mtime when no batch has one. */
 static int64_t
-seg_newest_ts(const struct seg *s)
+seg_newest_ts(struct kq_log *log, struct seg *s)
 {
 	struct stat st;
 
 	if (s->max_ts >= 0)
 		return s->max_ts;
-	if (fstat(s->fd, &st) == 0)
+	if (seg_fd(log, s) >= 0 && fstat(s->fd, &st) == 0)
 		return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 	return -1;
 }
@@ -1740,7 +2014,7 @@ kq_log_retain(struct kq_log *log, int64_t retention_ms, int64_t retention_bytes,
 	while (k + 1 < log->nseg && (int)k < max_segments) {
 		struct seg *s = log->segs[k];
 
-		ts = retention_ms >= 0 ? seg_newest_ts(s) : -1;
+		ts = retention_ms >= 0 ? seg_newest_ts(log, s) : -1;
 		expired = ts >= 0 && now_ms - ts > retention_ms;
 		over = retention_bytes >= 0 && total - s->size >= retention_bytes;
 		if ((!expired && !over) || log->segs[k + 1]->base > max_start)
@@ -1826,7 +2100,7 @@ kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t
 	while (k + 1 < log->nseg && k < CLEAN_MAX_SEGS) {
 		struct seg *s = log->segs[k];
 
-		ts = seg_newest_ts(s);
+		ts = seg_newest_ts(log, s);
 		if (cc->min_compaction_lag_ms > 0 &&
 		    (ts < 0 || now_ms - ts < cc->min_compaction_lag_ms))
 			break;
@@ -1867,7 +2141,9 @@ kq_log_clean_begin(struct kq_log *log, const struct kq_clean_config *cc, int64_t
 		in->base = log->segs[i]->base;
 		in->size = log->segs[i]->size;
 		in->next = log->segs[i + 1]->base;
-		in->fd = fcntl(log->segs[i]->fd, F_DUPFD_CLOEXEC, 0);
+		in->fd = seg_fd(log, log->segs[i]);
+		if (in->fd >= 0)
+			in->fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
 		t->nin = i + 1;
 		if (in->fd < 0) {
 			kq_clean_task_free(t);
@@ -2343,6 +2619,7 @@ kq_log_clean_done(struct kq_log *log, struct kq_clean_task *t, struct kq_clean_s
 		}
 		if (o->committed) {
 			segs[n++] = o->seg;
+			lru_touch(o->seg);
 			o->seg = NULL;
 		}
 	}

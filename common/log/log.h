@@ -42,7 +42,8 @@ void kq_log_config_default(struct kq_log_config *cfg);
  * a dup), never pwrite through it.
  */
 struct kq_slice {
-	int fd;			/* owned by the log; valid until the segment is deleted */
+	int fd;			/* owned by the log; valid until the next call into
+				 * any log on this thread (kq_log_set_fd_cap) */
 	int64_t pos;
 	int64_t len;
 	int64_t first_offset;	/* baseOffset of the first batch in the range */
@@ -66,6 +67,27 @@ struct kq_log;
 int kq_log_open(struct kq_log **out, const char *dir, const char *topic, int32_t partition,
 		const struct kq_log_config *cfg, int64_t recovery_point, bool clean,
 		char *errbuf, size_t errlen);
+/*
+ * A partition directory that does not exist is not made here: the log is
+ * empty (offsets 0..0) and lazy, and its first kq_log_append creates the
+ * directory and first segment (fsynced with its parent under flush=ack).
+ * Until then nothing of it is on disk and deleting it costs nothing.
+ */
+
+/*
+ * Descriptors: a segment's files are opened on demand and its segment put
+ * in one LRU shared by every log of the process, which closes the files of
+ * the least recently used segments beyond cap (at least KQ_LOG_FD_CAP_MIN;
+ * default 1024).  A closed segment holds at most its .log, the active one
+ * its .log, .index and .timeindex: so at most 3 * cap descriptors, however
+ * many partitions.  A slice's fd may therefore be closed by any later call
+ * into the log module on the owner thread: read or dup it at once.
+ * kq_log_cached_fds: how many segments the LRU holds now.
+ */
+#define KQ_LOG_FD_CAP_MIN 64
+void kq_log_set_fd_cap(size_t cap);
+size_t kq_log_cached_fds(void);
+
 /* Flush, trim indexes, close files.  Does not delete anything. */
 void kq_log_close(struct kq_log *log);
 /* Close and remove the directory and all its files. */
@@ -246,18 +268,30 @@ int kq_log_sync(struct kq_log *log);
 /*
  * Group commit off the loop thread: kq_log_flush_begin takes a dup of the
  * active segment's fd and the offset it covers (older segments are already
- * synced when they roll); kq_flush_ticket_run (any thread) fdatasyncs and
- * closes it; kq_log_flush_done (owner thread) records the new flushed offset.
- * begin returns KQ_ERR_AGAIN if nothing needs flushing.
+ * synced when they roll), plus what else must be durable before those
+ * offsets are acknowledged: a new log's directory entries (descriptors of
+ * the partition directory and its parent) and, if the leader-epoch cache
+ * changed, its text for leader-epoch-checkpoint.  kq_flush_ticket_run (any
+ * thread) fdatasyncs, writes the checkpoint atomically, fsyncs the
+ * directories and frees the ticket's resources; kq_log_flush_done (owner
+ * thread) records the new flushed offset.  begin returns KQ_ERR_AGAIN if
+ * nothing needs flushing.  A ticket that is never run must be given to
+ * kq_flush_ticket_free.
  */
 struct kq_flush_ticket {
 	int fd;
 	int64_t end_offset;
 	int err;		/* set by run: 0 or KQ_ERR_IO with errno in sys_errno */
 	int sys_errno;
+	int dir_fd, parent_fd;	/* -1, or directories to fsync */
+	bool dirs;
+	char *epoch_path;	/* NULL, or the epoch checkpoint to write ... */
+	struct kq_buf epoch;	/* ... with this text, */
+	uint64_t epoch_gen;	/* ... the cache's version (0: none) */
 };
 int kq_log_flush_begin(struct kq_log *log, struct kq_flush_ticket *t);
 void kq_flush_ticket_run(struct kq_flush_ticket *t);
+void kq_flush_ticket_free(struct kq_flush_ticket *t);
 void kq_log_flush_done(struct kq_log *log, const struct kq_flush_ticket *t);
 
 /* Leader-epoch cache. */

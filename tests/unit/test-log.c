@@ -651,6 +651,7 @@ static void
 test_epochs(void)
 {
 	struct kq_log_config c;
+	struct kq_flush_ticket t;
 	struct kq_log *log;
 	int64_t b, e3;
 	int32_t eo;
@@ -675,6 +676,14 @@ test_epochs(void)
 	T_EQ(eo, 3);
 	T_EQ(kq_log_epoch_end(log, 0, &eo), -1);
 	p = kq_xasprintf("%s/leader-epoch-checkpoint", kq_log_dir(log));
+	/* Under flush=ack the flush ticket writes it, before the offsets count as flushed. */
+	T_OK(access(p, F_OK) < 0, "no checkpoint before the flush");
+	T_EQ(kq_log_flush_begin(log, &t), 0);
+	T_OK(t.epoch_path != NULL && t.dirs, "the ticket carries the checkpoint and the dirs");
+	kq_flush_ticket_run(&t);
+	T_EQ(t.err, 0);
+	kq_log_flush_done(log, &t);
+	T_EQ(kq_log_flushed(log), 8);
 	fd = open(p, O_RDONLY);
 	r = read(fd, txt, sizeof(txt) - 1);
 	close(fd);
@@ -891,6 +900,119 @@ test_pread_all(void)
 	free(d);
 }
 
+/* Open descriptors of this process (for the LRU test). */
+static int
+open_fds(void)
+{
+	return count_files("/proc/self/fd", "") - 2;
+}
+
+/* A new log is nothing on disk until its first append; deleting it then costs nothing. */
+static void
+test_lazy(void)
+{
+	struct kq_log_config c;
+	struct kq_log *log;
+	char err[256], *d = fresh_dir(), *pd = kq_xasprintf("%s/t-7", d);
+	struct kq_slice sl[2];
+	struct stat st;
+	int64_t b;
+	int n, fds = open_fds();
+
+	small_cfg(&c);
+	T_EQ(kq_log_open(&log, d, "t", 7, &c, 0, true, err, sizeof(err)), 0);
+	T_OK(stat(pd, &st) < 0 && errno == ENOENT, "no directory after open");
+	T_EQ(open_fds(), fds);
+	T_EQ(kq_log_end(log), 0);
+	T_EQ(kq_log_read(log, 0, 0, 1000, true, sl, 2, &n), 0);
+	T_EQ(n, 0);
+	T_EQ(kq_log_read(log, 1, 1, 1000, true, sl, 2, &n), KQ_E_OFFSET_OUT_OF_RANGE);
+	T_EQ(kq_log_sync(log), 0);
+	T_EQ(kq_log_delete(log), 0);
+	T_OK(stat(pd, &st) < 0 && errno == ENOENT, "still no directory after delete");
+
+	T_EQ(kq_log_open(&log, d, "t", 7, &c, 0, true, err, sizeof(err)), 0);
+	T_EQ(append1(log, 2, 1000, 0, &b), 0);
+	T_EQ(b, 0);
+	T_EQ(count_files(pd, ".log"), 1);
+	T_EQ(count_files(pd, ".index"), 1);
+	kq_log_close(log);
+	T_EQ(kq_log_open(&log, d, "t", 7, &c, 0, true, err, sizeof(err)), 0);
+	T_EQ(kq_log_end(log), 2);
+	T_EQ(kq_log_latest_epoch(log), 0);
+	kq_log_close(log);
+	T_EQ(open_fds(), fds);
+	free(pd);
+	free(d);
+}
+
+/*
+ * Closed segments' descriptors: at most the cap stay open, and every
+ * segment still reads back, before and after a reopen.
+ */
+static void
+test_fd_lru(void)
+{
+	struct kq_log_config c;
+	struct kq_log *log;
+	char err[256], *d = fresh_dir();
+	int fds = open_fds(), i;
+
+	small_cfg(&c);
+	kq_log_set_fd_cap(0);
+	T_EQ(kq_log_cached_fds(), 0);
+	log = filled(d, &c, 2500, NULL);
+	T_OK(count_files(kq_log_dir(log), ".log") > 3 * KQ_LOG_FD_CAP_MIN, "%d segments",
+	     count_files(kq_log_dir(log), ".log"));
+	T_EQ(kq_log_cached_fds(), KQ_LOG_FD_CAP_MIN);
+	T_OK(open_fds() <= fds + KQ_LOG_FD_CAP_MIN + 3, "%d descriptors open", open_fds() - fds);
+	check_every_offset(log);
+	T_OK(open_fds() <= fds + KQ_LOG_FD_CAP_MIN + 3, "%d open after reading", open_fds() - fds);
+	kq_log_close(log);
+	T_EQ(kq_log_cached_fds(), 0);
+	T_EQ(open_fds(), fds);
+	for (i = 0; i < 2; i++) {
+		T_EQ(kq_log_open(&log, d, "t", 0, &c, 0, i == 0, err, sizeof(err)), 0);
+		T_OK(open_fds() <= fds + KQ_LOG_FD_CAP_MIN + 3, "%d open after %s reopen",
+		     open_fds() - fds, i ? "unclean" : "clean");
+		check_every_offset(log);
+		kq_log_close(log);
+	}
+	free(d);
+
+	/* Many partitions, each written: active segments are closed when idle too. */
+	{
+		struct kq_log *logs[200];
+		int64_t b;
+		int k;
+
+		d = fresh_dir();
+		for (k = 0; k < 200; k++) {
+			T_EQ(kq_log_open(&logs[k], d, "t", k, &c, 0, true, err, sizeof(err)), 0);
+			T_EQ(append1(logs[k], 1, 1000, 0, &b), 0);
+		}
+		T_EQ(kq_log_cached_fds(), KQ_LOG_FD_CAP_MIN);
+		T_OK(open_fds() <= fds + 3 * KQ_LOG_FD_CAP_MIN, "%d open for 200 logs",
+		     open_fds() - fds);
+		for (k = 0; k < 200; k++) {
+			T_EQ(append1(logs[k], 2, 2000, 0, &b), 0);
+			T_EQ(b, 1);
+			check_every_offset(logs[k]);
+			T_EQ(kq_log_sync(logs[k]), 0);
+		}
+		for (k = 0; k < 200; k++)
+			kq_log_close(logs[k]);
+		T_EQ(open_fds(), fds);
+		for (k = 0; k < 200; k += 199) {
+			T_EQ(kq_log_open(&logs[k], d, "t", k, &c, 0, false, err, sizeof(err)), 0);
+			T_EQ(kq_log_end(logs[k]), 3);
+			kq_log_close(logs[k]);
+		}
+		free(d);
+	}
+	kq_log_set_fd_cap(1024);
+}
+
 static void
 rm_rf(const char *dir)
 {
@@ -925,6 +1047,8 @@ main(void)
 	T_RUN(test_flush);
 	T_RUN(test_append_parsed);
 	T_RUN(test_pread_all);
+	T_RUN(test_lazy);
+	T_RUN(test_fd_lru);
 	rm_rf(root);
 	return t_done();
 }
