@@ -1,6 +1,7 @@
 /*
  * broker.h - shared state of kq-broker.  One libevent loop thread owns every
- * structure here; only flush.c talks to another thread, through its queue.
+ * structure here; other threads (flusher, cleaner) get and return work only
+ * through a handoff (handoff.c).
  */
 #ifndef KQ_BROKER_H
 #define KQ_BROKER_H
@@ -197,6 +198,26 @@ struct topic *topic_at(int i);
 /* Write the three checkpoint files if anything changed (force: always). */
 void topics_checkpoint(bool force);
 void topics_close_all(void);
+
+/* ---- thread hand-off (handoff.c) ---- */
+
+struct handoff;
+typedef void handoff_fn(void *job);
+
+/*
+ * A job queue to a worker thread running work (NULL: no thread; any thread
+ * then produces completions with handoff_complete) and a completion queue
+ * back to the loop, where finish runs for each job in order.  The wake-up
+ * event is watch_event_new'd as name.
+ */
+struct handoff *handoff_new(struct event_base *base, const char *name, handoff_fn *work,
+			    handoff_fn *finish);
+/* Loop: queue job for the worker. */
+void handoff_push(struct handoff *h, void *job);
+/* Any thread: job is done; finish(job) runs on the loop soon. */
+void handoff_complete(struct handoff *h, void *job);
+/* Loop: the worker runs what is queued and exits; pending finishes run here. */
+void handoff_free(struct handoff *h);
 
 /* ---- flusher (flush.c) ---- */
 
