@@ -29,6 +29,7 @@ test,bench	python3		/usr/bin/python3
 test	python3-kafka		py:kafka
 test	python3-confluent-kafka	py:confluent_kafka
 test	zookeeper		/usr/share/java/zookeeper.jar
+test	python3-kazoo		py:kazoo
 test	default-jre-headless	java
 test	procps			pkill
 test,lint	mandoc		mandoc

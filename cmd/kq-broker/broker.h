@@ -24,6 +24,7 @@ struct broker_config {
 	char *data_dir;
 	int32_t node_id;
 	char *zookeeper;
+	int32_t zk_session_ms;		/* zookeeper.session.timeout.ms */
 	int32_t num_partitions;
 	int16_t default_rf;
 	bool auto_create;
@@ -218,6 +219,15 @@ void handoff_push(struct handoff *h, void *job);
 void handoff_complete(struct handoff *h, void *job);
 /* Loop: the worker runs what is queued and exits; pending finishes run here. */
 void handoff_free(struct handoff *h);
+
+/* ---- cluster mode: ZooKeeper session and registration (zk.c) ---- */
+
+/* Connect to -z HOST:PORT[,...][/CHROOT], create the chroot, register /brokers/ids/N. */
+int zk_start(struct event_base *base, const char *connect, char *err, size_t errlen);
+/* The registration's czxid, -1 while unregistered. */
+int64_t zk_broker_epoch(void);
+/* Close the session (the registration goes with it). */
+void zk_stop(void);
 
 /* ---- flusher (flush.c) ---- */
 

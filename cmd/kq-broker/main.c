@@ -45,7 +45,7 @@ static const struct kq_opt opts[] = {
 	KQ_OPT_VALUE(0, "advertise", OPT_ADVERTISE, "HOST:PORT", "address given to clients in Metadata"),
 	KQ_OPT_VALUE('d', "data-dir", 0, "DIR", "data directory (default ./kq-data)"),
 	KQ_OPT_VALUE(0, "id", OPT_ID, "N", "node id (default 0)"),
-	KQ_OPT_VALUE('z', "zookeeper", 0, "HOST:PORT[/CHROOT]", "cluster mode (not implemented yet)"),
+	KQ_OPT_VALUE('z', "zookeeper", 0, "HOST:PORT[/CHROOT]", "cluster mode: register in ZooKeeper"),
 	KQ_OPT_VALUE('X', "property", 0, "KEY=VALUE", "set a server.properties key (repeatable)"),
 	KQ_OPT_VALUE(0, "log-format", OPT_LOG_FORMAT, "text|json",
 	  "log line format on stderr (default text)"),
@@ -172,9 +172,10 @@ build_config(const struct opts *o)
 	if (o->id && config_set(&cfg, "node.id", o->id, msg, sizeof(msg)) <= 0)
 		kq_usage_error("bad --id '%s' (0..2147483647)", o->id);
 	if (o->zookeeper) {
-		fprintf(stderr, "kq-broker: cluster mode (-z %s) is not implemented yet; "
-			"run without -z for a standalone broker\n", o->zookeeper);
-		exit(2);
+		if (!o->zookeeper[0] || o->zookeeper[0] == '/' || o->zookeeper[0] == ',')
+			kq_usage_error("bad --zookeeper '%s' (HOST:PORT[,...][/CHROOT])",
+				       o->zookeeper);
+		cfg.zookeeper = kq_xstrdup(o->zookeeper);
 	}
 	if (cfg.default_rf != 1)
 		kq_log_warnx("default.replication.factor=%d: standalone brokers use 1",
@@ -361,6 +362,8 @@ shutdown_broker(void)
 	sigaction(SIGINT, &sa, NULL);
 	kq_log_info("shutting down");
 	server_stop_accepting();
+	if (cfg.zookeeper)
+		zk_stop();
 	cleaner_stop();
 	flush_stop();
 	flush_all_sync();
@@ -475,6 +478,10 @@ run(void)
 	}
 	B.adv_port = cfg.adv_port ? cfg.adv_port : port;
 	B.listen_port = port;
+	if (cfg.zookeeper && zk_start(B.base, cfg.zookeeper, errbuf, sizeof(errbuf)) < 0) {
+		kq_log_warnx("%s", errbuf);
+		return 1;
+	}
 
 	sig_term = evsignal_new(B.base, SIGTERM, signal_cb, NULL);
 	sig_int = evsignal_new(B.base, SIGINT, signal_cb, NULL);
@@ -488,8 +495,8 @@ run(void)
 	evtimer_add(ck_timer, &tv);
 
 	/* A log line like the others: stamped, and JSON under --log-format json. */
-	kq_log_info("ready on %s:%d (node %d, standalone, data %s)", cfg.listen_host, port,
-		    cfg.node_id, cfg.data_dir);
+	kq_log_info("ready on %s:%d (node %d, %s, data %s)", cfg.listen_host, port,
+		    cfg.node_id, cfg.zookeeper ? "cluster" : "standalone", cfg.data_dir);
 	event_base_dispatch(B.base);
 	return 0;
 }
