@@ -63,7 +63,7 @@ $(BIN)/$(1): $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c)) $(ALL_LIBS)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
 # Only the broker speaks to ZooKeeper; the CLIs stay free of it.
-LIBS_kq-broker := -lzookeeper_mt
+LIBS_kq-broker := -lzookeeper_mt -ljansson
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)

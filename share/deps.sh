@@ -23,6 +23,7 @@ build	liblz4-dev		/usr/include/lz4.h
 build	libzstd-dev		/usr/include/zstd.h
 build	libsnappy-dev		/usr/include/snappy-c.h
 build	libzookeeper-mt-dev	/usr/include/zookeeper/zookeeper.h
+build	libjansson-dev		/usr/include/jansson.h
 test	bats			bats
 test	kcat			kcat
 test,bench	python3		/usr/bin/python3

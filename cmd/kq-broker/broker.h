@@ -25,6 +25,7 @@ struct broker_config {
 	int32_t node_id;
 	char *zookeeper;
 	int32_t zk_session_ms;		/* zookeeper.session.timeout.ms */
+	int32_t reserved_broker_max_id;	/* reserved.broker.max.id */
 	int32_t num_partitions;
 	int16_t default_rf;
 	bool auto_create;
@@ -222,8 +223,17 @@ void handoff_free(struct handoff *h);
 
 /* ---- cluster mode: ZooKeeper session and registration (zk.c) ---- */
 
-/* Connect to -z HOST:PORT[,...][/CHROOT], create the chroot, register /brokers/ids/N. */
-int zk_start(struct event_base *base, const char *connect, char *err, size_t errlen);
+/*
+ * Before the loop: open the session to -z HOST:PORT[,...][/CHROOT], create
+ * the chroot, read /cluster/id (created with fresh_id if missing) into
+ * *cluster.  -1 with err set on failure or a malformed /cluster/id.
+ */
+int zk_connect(struct event_base *base, const char *connect, const char *fresh_id,
+	       char **cluster, char *err, size_t errlen);
+/* A new broker id from /brokers/seqid (Kafka's: version + reserved.broker.max.id). */
+int zk_new_broker_id(int *id, char *err, size_t errlen);
+/* Before the loop: the ephemeral /brokers/ids/N with the advertised address. */
+int zk_register(struct event_base *base, char *err, size_t errlen);
 /* The registration's czxid, -1 while unregistered. */
 int64_t zk_broker_epoch(void);
 /* Close the session (the registration goes with it). */

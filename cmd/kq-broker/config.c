@@ -34,6 +34,7 @@ static const struct ckey keys[] = {
 	{ "node.id", CT_I32, F(node_id), 0, INT32_MAX },
 	{ "zookeeper.connect", CT_STR, F(zookeeper), 0, 0 },
 	{ "zookeeper.session.timeout.ms", CT_I32, F(zk_session_ms), 1, INT32_MAX },
+	{ "reserved.broker.max.id", CT_I32, F(reserved_broker_max_id), 0, INT32_MAX },
 	{ "num.partitions", CT_I32, F(num_partitions), 1, 100000 },
 	{ "default.replication.factor", CT_I16, F(default_rf), 1, INT16_MAX },
 	{ "auto.create.topics.enable", CT_BOOL, F(auto_create), 0, 0 },
@@ -99,6 +100,7 @@ config_defaults(struct broker_config *c)
 	c->data_dir = kq_xstrdup("./kq-data");
 	c->node_id = 0;
 	c->zk_session_ms = 18000;
+	c->reserved_broker_max_id = 1000;
 	c->num_partitions = 1;
 	c->default_rf = 1;
 	c->auto_create = true;

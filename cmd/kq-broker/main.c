@@ -131,6 +131,7 @@ build_config(const struct opts *o)
 	int i, rc;
 
 	config_defaults(&cfg);
+	cfg.node_id = -1;	/* none given: 0, or in cluster mode meta.properties or a seqid */
 	if (o->config) {
 		if (config_load_file(&cfg, o->config, msg, sizeof(msg)) < 0) {
 			fprintf(stderr, "kq-broker: %s\n", msg);
@@ -177,6 +178,8 @@ build_config(const struct opts *o)
 				       o->zookeeper);
 		cfg.zookeeper = kq_xstrdup(o->zookeeper);
 	}
+	if (cfg.node_id < 0 && !cfg.zookeeper)
+		cfg.node_id = 0;
 	if (cfg.default_rf != 1)
 		kq_log_warnx("default.replication.factor=%d: standalone brokers use 1",
 			     cfg.default_rf);
@@ -248,11 +251,17 @@ new_cluster_id(void)
 	return kq_xstrdup(out);
 }
 
-/* Read or create DATA/meta.properties; exits 1 on a node id mismatch. */
+/*
+ * Read or create DATA/meta.properties; exits 1 when it names another node
+ * id or (cluster mode) another cluster.  In cluster mode ZooKeeper gives
+ * the cluster id and, without --id, the node id (the file's, else a new
+ * one from /brokers/seqid).
+ */
 static void
 load_meta(void)
 {
-	char *path = data_path("meta.properties");
+	char *path = data_path("meta.properties"), *file_cluster = NULL, *zk_cluster = NULL;
+	char err[512];
 	FILE *f = fopen(path, "r");
 	char line[512];
 	long long id = -1;
@@ -262,22 +271,47 @@ load_meta(void)
 			line[strcspn(line, "\r\n")] = '\0';
 			if (strncmp(line, "cluster.id=", 11) == 0 && line[11] != '\0' &&
 			    strlen(line + 11) < 64)
-				B.cluster_id = kq_xstrdup(line + 11);
+				file_cluster = kq_xstrdup(line + 11);
 			else if (strncmp(line, "broker.id=", 10) == 0 ||
 				 strncmp(line, "node.id=", 8) == 0)
 				id = strtoll(strchr(line, '=') + 1, NULL, 10);
 		}
 		fclose(f);
-		if (id >= 0 && id != cfg.node_id) {
-			kq_log_warnx("%s: broker.id=%lld but this node is %d; refusing to start",
-				     path, id, cfg.node_id);
+	}
+	if (cfg.zookeeper) {
+		char *fresh = new_cluster_id();
+
+		if (zk_connect(B.base, cfg.zookeeper, fresh, &zk_cluster, err, sizeof(err)) < 0) {
+			kq_log_warnx("%s", err);
+			exit(1);
+		}
+		free(fresh);
+		if (file_cluster && strcmp(file_cluster, zk_cluster) != 0) {
+			kq_log_warnx("%s: this data directory belongs to cluster %s, but "
+				     "ZooKeeper %s holds cluster %s; refusing to start", path,
+				     file_cluster, cfg.zookeeper, zk_cluster);
+			exit(1);
+		}
+		if (cfg.node_id < 0 && id >= 0 && id <= INT32_MAX)
+			cfg.node_id = (int)id;
+		if (cfg.node_id < 0 && zk_new_broker_id(&cfg.node_id, err, sizeof(err)) < 0) {
+			kq_log_warnx("%s", err);
 			exit(1);
 		}
 	}
-	if (!B.cluster_id) {
+	if (id >= 0 && id != cfg.node_id) {
+		kq_log_warnx("%s: broker.id=%lld but this node is %d; refusing to start",
+			     path, id, cfg.node_id);
+		exit(1);
+	}
+	B.cluster_id = zk_cluster ? zk_cluster : file_cluster;
+	if (zk_cluster)
+		free(file_cluster);
+	if (!B.cluster_id || id < 0) {
 		char *txt;
 
-		B.cluster_id = new_cluster_id();
+		if (!B.cluster_id)
+			B.cluster_id = new_cluster_id();
 		txt = kq_xasprintf("#kq-broker meta.properties\nversion=0\nbroker.id=%d\n"
 				   "cluster.id=%s\n", cfg.node_id, B.cluster_id);
 		if (kq_write_file_atomic(path, txt, strlen(txt)) < 0) {
@@ -478,7 +512,7 @@ run(void)
 	}
 	B.adv_port = cfg.adv_port ? cfg.adv_port : port;
 	B.listen_port = port;
-	if (cfg.zookeeper && zk_start(B.base, cfg.zookeeper, errbuf, sizeof(errbuf)) < 0) {
+	if (cfg.zookeeper && zk_register(B.base, errbuf, sizeof(errbuf)) < 0) {
 		kq_log_warnx("%s", errbuf);
 		return 1;
 	}

@@ -18,6 +18,7 @@
 #include <time.h>
 #define THREADED		/* the synchronous calls of libzookeeper-mt */
 #include <zookeeper/zookeeper.h>
+#include <jansson.h>
 
 #include "broker.h"
 
@@ -45,7 +46,7 @@ static void session_event(struct zev *e);
 static void created(struct zev *e);
 static void stat_done(struct zev *e);
 
-/* chroot + path, in a static buffer. */
+/* chroot + path, in a static buffer (the next call overwrites it). */
 static const char *
 zpath(const char *fmt, ...)
 {
@@ -304,8 +305,93 @@ register_sync(char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A znode's data as a JSON object, through the one JSON reader (jansson).
+ * The data was read into a buffer of cap bytes; dlen is its real length.
+ * NULL, with err set, when it is oversized, not JSON or not an object.
+ */
+static json_t *
+znode_json(const char *path, const char *buf, int dlen, int cap, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (dlen < 0 || dlen > cap) {
+		snprintf(err, errlen, "%s: %d bytes, more than the %d a znode may have here",
+			 path, dlen, cap);
+		return NULL;
+	}
+	j = json_loadb(buf, (size_t)dlen, JSON_REJECT_DUPLICATES, &je);
+	if (!j || !json_is_object(j)) {
+		snprintf(err, errlen, "%s: not a JSON object (%s)", path,
+			 j ? "wrong type" : je.text);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+/* Kafka's {"version":"1","id":"..."}: the id, or NULL with err set. */
+static char *
+parse_cluster_id(const char *path, const char *buf, int dlen, int cap, char *err,
+		 size_t errlen)
+{
+	json_t *j = znode_json(path, buf, dlen, cap, err, errlen);
+	const char *id;
+	char *out = NULL;
+
+	if (!j)
+		return NULL;
+	id = json_string_value(json_object_get(j, "id"));
+	if (!id || !id[0] || strlen(id) >= 64 ||
+	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+	    strlen(id))
+		snprintf(err, errlen, "%s: no valid \"id\" string (Kafka's "
+			 "{\"version\":\"1\",\"id\":\"...\"})", path);
+	else
+		out = kq_xstrdup(id);
+	json_decref(j);
+	return out;
+}
+
+/*
+ * /cluster/id, created once with fresh if missing.  A malformed one is
+ * refused: the cluster's identity is not guessed.
+ */
+static char *
+cluster_id(const char *fresh, char *err, size_t errlen)
+{
+	enum { CAP = 1024 };
+	char buf[CAP + 1], data[128];
+	const char *path;
+	struct Stat st;
+	int rc, len, n;
+
+	if (ensure_path(zpath("/cluster"), err, errlen) < 0)
+		return NULL;
+	path = zpath("/cluster/id");
+	n = snprintf(data, sizeof(data), "{\"version\":\"1\",\"id\":\"%s\"}", fresh);
+	rc = zoo_create(zh, path, data, n, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+	if (rc == ZOK) {
+		kq_log_info("zookeeper: created %s: cluster %s", path, fresh);
+		return kq_xstrdup(fresh);
+	}
+	if (rc != ZNODEEXISTS) {
+		snprintf(err, errlen, "create %s: %s", path, zerror(rc));
+		return NULL;
+	}
+	len = CAP + 1;
+	rc = zoo_get(zh, path, 0, buf, &len, &st);
+	if (rc != ZOK) {
+		snprintf(err, errlen, "get %s: %s", path, zerror(rc));
+		return NULL;
+	}
+	return parse_cluster_id(path, buf, st.dataLength, CAP, err, errlen);
+}
+
 int
-zk_start(struct event_base *base, const char *connect, char *err, size_t errlen)
+zk_connect(struct event_base *base, const char *connect, const char *fresh_id,
+	   char **cluster, char *err, size_t errlen)
 {
 	const char *slash = strchr(connect, '/');
 	int64_t deadline;
@@ -335,6 +421,40 @@ zk_start(struct event_base *base, const char *connect, char *err, size_t errlen)
 	}
 	if (chroot_path[0] && ensure_path(chroot_path, err, errlen) < 0)
 		return -1;
+	*cluster = cluster_id(fresh_id, err, errlen);
+	return *cluster ? 0 : -1;
+}
+
+/*
+ * Kafka's auto-generated ids: a write to /brokers/seqid bumps its version,
+ * and the id is that version plus reserved.broker.max.id.
+ */
+int
+zk_new_broker_id(int *id, char *err, size_t errlen)
+{
+	const char *path = zpath("/brokers/seqid");
+	struct Stat st;
+	int rc;
+
+	if (ensure_path(path, err, errlen) < 0)
+		return -1;
+	rc = zoo_set2(zh, path, NULL, -1, -1, &st);
+	if (rc != ZOK) {
+		snprintf(err, errlen, "set %s: %s", path, zerror(rc));
+		return -1;
+	}
+	if (st.version > INT32_MAX - cfg.reserved_broker_max_id) {
+		snprintf(err, errlen, "%s: version %d leaves no broker id", path, st.version);
+		return -1;
+	}
+	*id = cfg.reserved_broker_max_id + st.version;
+	kq_log_info("zookeeper: broker id %d from %s", *id, path);
+	return 0;
+}
+
+int
+zk_register(struct event_base *base, char *err, size_t errlen)
+{
 	if (register_sync(err, errlen) < 0)
 		return -1;
 	kq_log_info("zookeeper: registered broker %d at %s:%d in %s%s, epoch %lld",

@@ -116,6 +116,79 @@ wait_znode_gone() {
 	[ -n "$new" ] && [ "$new" -gt "$old" ] || fail "czxid $old -> $new"
 }
 
+@test "/cluster/id is created once in Kafka's JSON, kept in meta.properties, stable across restarts" {
+	cluster_broker 1
+	run zkget /cluster/id
+	assert_status 0
+	local id
+	id=$(echo "${lines[0]}" | sed -n 's/^{"version":"1","id":"\([A-Za-z0-9_-]\{22\}\)"}$/\1/p')
+	[ -n "$id" ] || fail "/cluster/id: ${lines[0]}"
+	grep -qx "cluster.id=$id" "$BATS_TEST_TMPDIR/b1/meta.properties"
+	grep -qx "broker.id=1" "$BATS_TEST_TMPDIR/b1/meta.properties"
+	grep -qx "version=0" "$BATS_TEST_TMPDIR/b1/meta.properties"
+	# A second broker and a restart see the same id; nobody rewrites it.
+	cluster_broker 2
+	grep -qx "cluster.id=$id" "$BATS_TEST_TMPDIR/b2/meta.properties"
+	stop_broker "$KQ_PID_1"
+	cluster_broker 1
+	run zkget /cluster/id
+	[ "${lines[0]}" = "{\"version\":\"1\",\"id\":\"$id\"}" ]
+}
+
+@test "a data directory that belongs to another cluster is refused" {
+	cluster_broker 1
+	stop_broker "$KQ_PID_1"
+	# The same data directory, pointed at another cluster (chroot).
+	KQ_ZK_ROOT=$KQ_ZK_ROOT-other run -1 cluster_broker 1
+	grep -q "this data directory belongs to cluster .*, but ZooKeeper .*-other holds cluster .*; refusing to start" \
+		"$KQ_BROKER_LOG" || fail "$(tail -n 5 "$KQ_BROKER_LOG")"
+}
+
+@test "without --id the id comes from /brokers/seqid (1001, 1002), is kept in meta.properties and reused" {
+	local d=$BATS_TEST_TMPDIR
+	KQ_DATA_DIR=$d/a KQ_BROKER_LOG=$d/a.log start_broker --zookeeper "$KQ_ZK$KQ_ZK_ROOT" \
+		-X zookeeper.session.timeout.ms="$KQ_ZK_SESSION_MS"
+	local a=$KQ_BROKER_PID
+	KQ_DATA_DIR=$d/b KQ_BROKER_LOG=$d/b.log start_broker --zookeeper "$KQ_ZK$KQ_ZK_ROOT" \
+		-X zookeeper.session.timeout.ms="$KQ_ZK_SESSION_MS"
+	local b=$KQ_BROKER_PID
+	grep -qx "broker.id=1001" "$d/a/meta.properties"
+	grep -qx "broker.id=1002" "$d/b/meta.properties"
+	zkget /brokers/ids/1001 > /dev/null
+	zkget /brokers/ids/1002 > /dev/null
+	stop_broker "$a"
+	KQ_DATA_DIR=$d/a KQ_BROKER_LOG=$d/a.log start_broker --zookeeper "$KQ_ZK$KQ_ZK_ROOT" \
+		-X zookeeper.session.timeout.ms="$KQ_ZK_SESSION_MS"
+	a=$KQ_BROKER_PID
+	grep -q "ready on .* (node 1001, cluster" "$d/a.log"
+	zkget /brokers/ids/1001 > /dev/null
+	# An explicit id that contradicts the kept one is refused.
+	stop_broker "$a"
+	KQ_DATA_DIR=$d/a KQ_BROKER_LOG=$d/a.log run -1 start_broker \
+		--zookeeper "$KQ_ZK$KQ_ZK_ROOT" --id 7
+	grep -q "broker.id=1001 but this node is 7; refusing to start" "$d/a.log"
+	stop_broker "$b"
+}
+
+@test "a malformed, wrongly typed or oversized /cluster/id is refused with a message, no crash" {
+	local bad k=0
+	for bad in 'not json' '[1,2]' '{"version":"1","id":7}' '{"version":"1"}' \
+		'{"version":"1","id":"a\"b"}' "{\"id\":\"$(head -c 3000 /dev/zero | tr '\0' a)\"}"; do
+		k=$((k + 1))
+		zkset /cluster/id "$bad"
+		KQ_DATA_DIR=$BATS_TEST_TMPDIR/d$k KQ_BROKER_LOG=$BATS_TEST_TMPDIR/d$k.log \
+			run -1 start_broker --zookeeper "$KQ_ZK$KQ_ZK_ROOT" --id 1
+		grep -q "kq-broker: warning: .*/cluster/id: " "$BATS_TEST_TMPDIR/d$k.log" ||
+			fail "$bad: $(tail -n 3 "$BATS_TEST_TMPDIR/d$k.log")"
+	done
+	# Still not registered, and a proper id lets a broker in.
+	run zkget /brokers/ids/1
+	assert_status 1
+	zkset /cluster/id '{"version":"1","id":"AAAAAAAAAAAAAAAAAAAAAA"}'
+	cluster_broker 1
+	grep -qx "cluster.id=AAAAAAAAAAAAAAAAAAAAAA" "$BATS_TEST_TMPDIR/b1/meta.properties"
+}
+
 @test "session expiry (broker stopped beyond its session): a new session registers again, new epoch" {
 	KQ_ZK_SESSION_MS=1000 cluster_broker 1
 	local old new
