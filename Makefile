@@ -59,9 +59,11 @@ $(foreach m,$(MODULES),$(eval $(call MODULE_RULES,$(m))))
 define PROGRAM_RULES
 $(BIN)/$(1): $(patsubst %.c,$(O)/%.o,$(wildcard cmd/$(1)/*.c)) $(ALL_LIBS)
 	@mkdir -p $$(@D)
-	$$(QLD)$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(ALL_LIBS) $$(LIBS)
+	$$(QLD)$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(ALL_LIBS) $$(LIBS_$(1)) $$(LIBS)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call PROGRAM_RULES,$(p))))
+# Only the broker speaks to ZooKeeper; the CLIs stay free of it.
+LIBS_kq-broker := -lzookeeper_mt -ljansson
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)

@@ -23,6 +23,7 @@ build	liblz4-dev		/usr/include/lz4.h
 build	libzstd-dev		/usr/include/zstd.h
 build	libsnappy-dev		/usr/include/snappy-c.h
 build	libzookeeper-mt-dev	/usr/include/zookeeper/zookeeper.h
+build	libjansson-dev		/usr/include/jansson.h
 test	bats			bats
 test	kcat			kcat
 test,bench	python3		/usr/bin/python3
@@ -31,6 +32,7 @@ test	python3-confluent-kafka	py:confluent_kafka
 test	golang-go		go
 test	golang-github-shopify-sarama-dev	/usr/share/gocode/src/github.com/Shopify/sarama/client.go
 test	zookeeper		/usr/share/java/zookeeper.jar
+test	python3-kazoo		py:kazoo
 test	default-jre-headless	java
 test	procps			pkill
 test,lint	mandoc		mandoc

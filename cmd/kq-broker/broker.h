@@ -1,6 +1,7 @@
 /*
  * broker.h - shared state of kq-broker.  One libevent loop thread owns every
- * structure here; only flush.c talks to another thread, through its queue.
+ * structure here; other threads (flusher, cleaner) get and return work only
+ * through a handoff (handoff.c).
  */
 #ifndef KQ_BROKER_H
 #define KQ_BROKER_H
@@ -23,6 +24,8 @@ struct broker_config {
 	char *data_dir;
 	int32_t node_id;
 	char *zookeeper;
+	int32_t zk_session_ms;		/* zookeeper.session.timeout.ms */
+	int32_t reserved_broker_max_id;	/* reserved.broker.max.id */
 	int32_t num_partitions;
 	int32_t max_partitions;	/* kq.max.partitions: all topics together */
 	int16_t default_rf;
@@ -217,6 +220,44 @@ void topics_close_all(void);
  * remove every *-delete directory on a detached thread.
  */
 void orphans_sweep(void);
+
+/* ---- thread hand-off (handoff.c) ---- */
+
+struct handoff;
+typedef void handoff_fn(void *job);
+
+/*
+ * A job queue to a worker thread running work (NULL: no thread; any thread
+ * then produces completions with handoff_complete) and a completion queue
+ * back to the loop, where finish runs for each job in order.  The wake-up
+ * event is watch_event_new'd as name.
+ */
+struct handoff *handoff_new(struct event_base *base, const char *name, handoff_fn *work,
+			    handoff_fn *finish);
+/* Loop: queue job for the worker. */
+void handoff_push(struct handoff *h, void *job);
+/* Any thread: job is done; finish(job) runs on the loop soon. */
+void handoff_complete(struct handoff *h, void *job);
+/* Loop: the worker runs what is queued and exits; pending finishes run here. */
+void handoff_free(struct handoff *h);
+
+/* ---- cluster mode: ZooKeeper session and registration (zk.c) ---- */
+
+/*
+ * Before the loop: open the session to -z HOST:PORT[,...][/CHROOT], create
+ * the chroot, read /cluster/id (created with fresh_id if missing) into
+ * *cluster.  -1 with err set on failure or a malformed /cluster/id.
+ */
+int zk_connect(struct event_base *base, const char *connect, const char *fresh_id,
+	       char **cluster, char *err, size_t errlen);
+/* A new broker id from /brokers/seqid (Kafka's: version + reserved.broker.max.id). */
+int zk_new_broker_id(int *id, char *err, size_t errlen);
+/* Before the loop: the ephemeral /brokers/ids/N with the advertised address. */
+int zk_register(struct event_base *base, char *err, size_t errlen);
+/* The registration's czxid, -1 while unregistered. */
+int64_t zk_broker_epoch(void);
+/* Close the session (the registration goes with it). */
+void zk_stop(void);
 
 /* ---- flusher (flush.c) ---- */
 

@@ -13,7 +13,6 @@
  * cleaner threads back off), independent of retention's interval.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,44 +21,22 @@
 
 #define RETAIN_MAX_SEGS 64		/* per partition and tick */
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static pthread_t thread;
-static bool started;
-
-/* Shared with the worker, under mu. */
-static struct kq_clean_task *job;
-static bool job_ready, job_done, quit;
+static struct handoff *worker;
 
 /* Loop-owned. */
-static bool busy;
+static struct kq_clean_task *job;	/* the pass out, while busy */
+static bool busy, quitting;
 static char *job_topic, *job_dir;
 static int32_t job_part;
 static int64_t job_start_ms;
 static int cursor;			/* round robin over partitions */
-static struct event *timer, *backoff, *done_ev;
+static struct event *timer, *backoff;
 
-static void *
-worker_main(void *arg)
+/* Worker thread. */
+static void
+run_pass(void *arg)
 {
-	struct kq_clean_task *t;
-
-	pthread_mutex_lock(&mu);
-	for (;;) {
-		while (!job_ready && !quit)
-			pthread_cond_wait(&cv, &mu);
-		if (quit)
-			break;
-		t = job;
-		job_ready = false;
-		pthread_mutex_unlock(&mu);
-		kq_clean_task_run(t);
-		pthread_mutex_lock(&mu);
-		job_done = true;
-		event_active(done_ev, EV_READ, 0);
-	}
-	pthread_mutex_unlock(&mu);
-	return NULL;
+	kq_clean_task_run(arg);
 }
 
 static void
@@ -81,11 +58,8 @@ hand_over(struct topic *tp, struct partition *p, struct kq_clean_task *t)
 	job_dir = kq_xstrdup(kq_log_dir(p->log));
 	job_part = p->id;
 	job_start_ms = kq_now_ms();
-	pthread_mutex_lock(&mu);
 	job = t;
-	job_ready = true;
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
+	handoff_push(worker, t);
 }
 
 static void
@@ -138,24 +112,16 @@ schedule(int64_t now)
 }
 
 static void
-done_cb(evutil_socket_t fd, short what, void *arg)
+pass_done(void *arg)
 {
 	struct kq_clean_stats st;
-	struct kq_clean_task *t;
+	struct kq_clean_task *t = arg;
 	struct partition *p = NULL;
 	struct topic *tp;
 	int rc;
 
-	pthread_mutex_lock(&mu);
-	t = job_done ? job : NULL;
-	if (t) {
-		job = NULL;
-		job_done = false;
-	}
-	pthread_mutex_unlock(&mu);
-	if (!t)
-		return;
-	tp = topic_find(job_topic, strlen(job_topic));
+	job = NULL;
+	tp = quitting ? NULL : topic_find(job_topic, strlen(job_topic));
 	if (tp && job_part < tp->nparts)
 		p = tp->parts[job_part];
 	if (p && p->log) {
@@ -171,6 +137,9 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 		else if (rc != KQ_ERR_AGAIN)
 			kq_log_warnx("compaction of %s-%d failed: %s", job_topic, (int)job_part,
 				     kq_err_str(rc));
+	} else if (quitting) {
+		/* A pass not swapped in is simply dropped: its files go with it. */
+		kq_clean_task_free(t);
 	} else {
 		/* The topic went away meanwhile: drop the work and what it wrote. */
 		kq_clean_task_free(t);
@@ -180,7 +149,7 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 	free(job_dir);
 	job_topic = job_dir = NULL;
 	busy = false;
-	if (!schedule(kq_now_ms()) && !B.stopping)
+	if (!quitting && !schedule(kq_now_ms()) && !B.stopping)
 		arm(backoff, cfg.cleaner_backoff_ms);
 }
 
@@ -233,14 +202,11 @@ backoff_cb(evutil_socket_t fd, short what, void *arg)
 int
 cleaner_start(struct event_base *base)
 {
-	done_ev = watch_event_new(base, -1, 0, done_cb, NULL, "compaction swap");
+	worker = handoff_new(base, "compaction swap", run_pass, pass_done);
 	timer = watch_event_new(base, -1, EV_PERSIST, timer_cb, NULL, "retention timer");
 	backoff = watch_event_new(base, -1, 0, backoff_cb, NULL, "cleaner backoff");
-	if (!done_ev || !timer || !backoff)
+	if (!worker || !timer || !backoff)
 		return -1;
-	if (pthread_create(&thread, NULL, worker_main, NULL) != 0)
-		return -1;
-	started = true;
 	arm(timer, cfg.retention_check_ms);
 	arm(backoff, cfg.cleaner_backoff_ms);
 	return 0;
@@ -249,24 +215,15 @@ cleaner_start(struct event_base *base)
 void
 cleaner_stop(void)
 {
-	if (!started)
+	if (!worker)
 		return;
-	pthread_mutex_lock(&mu);
-	quit = true;
+	quitting = true;
 	if (job)
 		kq_clean_task_cancel(job);
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
-	pthread_join(thread, NULL);
-	started = false;
-	/* A pass not swapped in is simply dropped: its files go with it. */
-	kq_clean_task_free(job);
-	job = NULL;
-	free(job_topic);
-	free(job_dir);
-	job_topic = job_dir = NULL;
+	/* The cancelled pass returns and pass_done drops it. */
+	handoff_free(worker);
+	worker = NULL;
 	watch_event_free(timer);
 	watch_event_free(backoff);
-	watch_event_free(done_ev);
-	timer = backoff = done_ev = NULL;
+	timer = backoff = NULL;
 }

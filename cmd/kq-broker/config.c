@@ -35,6 +35,8 @@ static const struct ckey keys[] = {
 	{ "zookeeper.connect", CT_STR, F(zookeeper), 0, 0 },
 	{ "num.partitions", CT_I32, F(num_partitions), 1, 10000 },
 	{ "kq.max.partitions", CT_I32, F(max_partitions), 1, 1000000 },
+	{ "zookeeper.session.timeout.ms", CT_I32, F(zk_session_ms), 1, INT32_MAX },
+	{ "reserved.broker.max.id", CT_I32, F(reserved_broker_max_id), 0, INT32_MAX },
 	{ "default.replication.factor", CT_I16, F(default_rf), 1, INT16_MAX },
 	{ "auto.create.topics.enable", CT_BOOL, F(auto_create), 0, 0 },
 	{ "delete.topic.enable", CT_BOOL, F(delete_topic_enable), 0, 0 },
@@ -98,6 +100,8 @@ config_defaults(struct broker_config *c)
 	c->listen_port = 9092;
 	c->data_dir = kq_xstrdup("./kq-data");
 	c->node_id = 0;
+	c->zk_session_ms = 18000;
+	c->reserved_broker_max_id = 1000;
 	c->num_partitions = 1;
 	c->max_partitions = 100000;
 	c->default_rf = 1;

@@ -5,7 +5,6 @@
  * so one fdatasync covers every batch written in the meantime.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,42 +22,23 @@ struct job {
 	struct kq_flush_ticket t;
 };
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-static pthread_t thread;
+static struct handoff *flusher;
 static bool started;
 
-/* Shared with the thread, under mu. */
-static bool have_work, done, quit;
-
-/* Loop-owned; the thread reads jobs only between have_work and done. */
+/* Loop-owned; the flusher reads jobs only while busy. */
 static struct job *jobs;
 static int njobs, jobcap;
 static bool busy;
 static struct partition *dirty_head;
-static struct event *done_ev;
 
-static void *
-flusher_main(void *arg)
+/* Flusher thread: the one batch. */
+static void
+run_batch(void *arg)
 {
 	int i;
 
-	pthread_mutex_lock(&mu);
-	for (;;) {
-		while (!have_work && !quit)
-			pthread_cond_wait(&cv, &mu);
-		if (!have_work && quit)
-			break;
-		pthread_mutex_unlock(&mu);
-		for (i = 0; i < njobs; i++)
-			kq_flush_ticket_run(&jobs[i].t);
-		pthread_mutex_lock(&mu);
-		have_work = false;
-		done = true;
-		event_active(done_ev, EV_READ, 0);
-	}
-	pthread_mutex_unlock(&mu);
-	return NULL;
+	for (i = 0; i < njobs; i++)
+		kq_flush_ticket_run(&jobs[i].t);
 }
 
 static void
@@ -73,17 +53,10 @@ partition_flushed(struct partition *p)
 }
 
 static void
-done_cb(evutil_socket_t fd, short what, void *arg)
+batch_done(void *arg)
 {
 	int i;
-	bool d;
 
-	pthread_mutex_lock(&mu);
-	d = done;
-	done = false;
-	pthread_mutex_unlock(&mu);
-	if (!d)
-		return;
 	for (i = 0; i < njobs; i++) {
 		struct partition *p = jobs[i].p;
 
@@ -109,10 +82,8 @@ done_cb(evutil_socket_t fd, short what, void *arg)
 int
 flush_start(struct event_base *base)
 {
-	done_ev = watch_event_new(base, -1, 0, done_cb, NULL, "flush completion");
-	if (!done_ev)
-		return -1;
-	if (pthread_create(&thread, NULL, flusher_main, NULL) != 0)
+	flusher = handoff_new(base, "flush completion", run_batch, batch_done);
+	if (!flusher)
 		return -1;
 	started = true;
 	return 0;
@@ -172,10 +143,7 @@ flush_kick(void)
 		return;
 	}
 	busy = true;
-	pthread_mutex_lock(&mu);
-	have_work = true;
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
+	handoff_push(flusher, NULL);
 }
 
 bool
@@ -189,14 +157,11 @@ flush_stop(void)
 {
 	if (!started)
 		return;
-	pthread_mutex_lock(&mu);
-	quit = true;
-	pthread_cond_signal(&cv);
-	pthread_mutex_unlock(&mu);
-	pthread_join(thread, NULL);
+	/* No new batch from batch_done's kick; flush_all_sync takes the rest. */
 	started = false;
-	/* A batch finished but its completion event never ran. */
-	done_cb(-1, 0, NULL);
+	/* The batch out finishes, and its completion runs, here. */
+	handoff_free(flusher);
+	flusher = NULL;
 }
 
 void

@@ -46,7 +46,7 @@ static const struct kq_opt opts[] = {
 	KQ_OPT_VALUE(0, "advertise", OPT_ADVERTISE, "HOST:PORT", "address given to clients in Metadata"),
 	KQ_OPT_VALUE('d', "data-dir", 0, "DIR", "data directory (default ./kq-data)"),
 	KQ_OPT_VALUE(0, "id", OPT_ID, "N", "node id (default 0)"),
-	KQ_OPT_VALUE('z', "zookeeper", 0, "HOST:PORT[/CHROOT]", "cluster mode (not implemented yet)"),
+	KQ_OPT_VALUE('z', "zookeeper", 0, "HOST:PORT[/CHROOT]", "cluster mode: register in ZooKeeper"),
 	KQ_OPT_VALUE('X', "property", 0, "KEY=VALUE", "set a server.properties key (repeatable)"),
 	KQ_OPT_VALUE(0, "log-format", OPT_LOG_FORMAT, "text|json",
 	  "log line format on stderr (default text)"),
@@ -132,6 +132,7 @@ build_config(const struct opts *o)
 	int i, rc;
 
 	config_defaults(&cfg);
+	cfg.node_id = -1;	/* none given: 0, or in cluster mode meta.properties or a seqid */
 	if (o->config) {
 		if (config_load_file(&cfg, o->config, msg, sizeof(msg)) < 0) {
 			fprintf(stderr, "kq-broker: %s\n", msg);
@@ -173,10 +174,13 @@ build_config(const struct opts *o)
 	if (o->id && config_set(&cfg, "node.id", o->id, msg, sizeof(msg)) <= 0)
 		kq_usage_error("bad --id '%s' (0..2147483647)", o->id);
 	if (o->zookeeper) {
-		fprintf(stderr, "kq-broker: cluster mode (-z %s) is not implemented yet; "
-			"run without -z for a standalone broker\n", o->zookeeper);
-		exit(2);
+		if (!o->zookeeper[0] || o->zookeeper[0] == '/' || o->zookeeper[0] == ',')
+			kq_usage_error("bad --zookeeper '%s' (HOST:PORT[,...][/CHROOT])",
+				       o->zookeeper);
+		cfg.zookeeper = kq_xstrdup(o->zookeeper);
 	}
+	if (cfg.node_id < 0 && !cfg.zookeeper)
+		cfg.node_id = 0;
 	if (cfg.default_rf != 1)
 		kq_log_warnx("default.replication.factor=%d: standalone brokers use 1",
 			     cfg.default_rf);
@@ -248,11 +252,17 @@ new_cluster_id(void)
 	return kq_xstrdup(out);
 }
 
-/* Read or create DATA/meta.properties; exits 1 on a node id mismatch. */
+/*
+ * Read or create DATA/meta.properties; exits 1 when it names another node
+ * id or (cluster mode) another cluster.  In cluster mode ZooKeeper gives
+ * the cluster id and, without --id, the node id (the file's, else a new
+ * one from /brokers/seqid).
+ */
 static void
 load_meta(void)
 {
-	char *path = data_path("meta.properties");
+	char *path = data_path("meta.properties"), *file_cluster = NULL, *zk_cluster = NULL;
+	char err[512];
 	FILE *f = fopen(path, "r");
 	char line[512];
 	long long id = -1;
@@ -262,22 +272,47 @@ load_meta(void)
 			line[strcspn(line, "\r\n")] = '\0';
 			if (strncmp(line, "cluster.id=", 11) == 0 && line[11] != '\0' &&
 			    strlen(line + 11) < 64)
-				B.cluster_id = kq_xstrdup(line + 11);
+				file_cluster = kq_xstrdup(line + 11);
 			else if (strncmp(line, "broker.id=", 10) == 0 ||
 				 strncmp(line, "node.id=", 8) == 0)
 				id = strtoll(strchr(line, '=') + 1, NULL, 10);
 		}
 		fclose(f);
-		if (id >= 0 && id != cfg.node_id) {
-			kq_log_warnx("%s: broker.id=%lld but this node is %d; refusing to start",
-				     path, id, cfg.node_id);
+	}
+	if (cfg.zookeeper) {
+		char *fresh = new_cluster_id();
+
+		if (zk_connect(B.base, cfg.zookeeper, fresh, &zk_cluster, err, sizeof(err)) < 0) {
+			kq_log_warnx("%s", err);
+			exit(1);
+		}
+		free(fresh);
+		if (file_cluster && strcmp(file_cluster, zk_cluster) != 0) {
+			kq_log_warnx("%s: this data directory belongs to cluster %s, but "
+				     "ZooKeeper %s holds cluster %s; refusing to start", path,
+				     file_cluster, cfg.zookeeper, zk_cluster);
+			exit(1);
+		}
+		if (cfg.node_id < 0 && id >= 0 && id <= INT32_MAX)
+			cfg.node_id = (int)id;
+		if (cfg.node_id < 0 && zk_new_broker_id(&cfg.node_id, err, sizeof(err)) < 0) {
+			kq_log_warnx("%s", err);
 			exit(1);
 		}
 	}
-	if (!B.cluster_id) {
+	if (id >= 0 && id != cfg.node_id) {
+		kq_log_warnx("%s: broker.id=%lld but this node is %d; refusing to start",
+			     path, id, cfg.node_id);
+		exit(1);
+	}
+	B.cluster_id = zk_cluster ? zk_cluster : file_cluster;
+	if (zk_cluster)
+		free(file_cluster);
+	if (!B.cluster_id || id < 0) {
 		char *txt;
 
-		B.cluster_id = new_cluster_id();
+		if (!B.cluster_id)
+			B.cluster_id = new_cluster_id();
 		txt = kq_xasprintf("#kq-broker meta.properties\nversion=0\nbroker.id=%d\n"
 				   "cluster.id=%s\n", cfg.node_id, B.cluster_id);
 		if (kq_write_file_atomic(path, txt, strlen(txt)) < 0) {
@@ -362,6 +397,8 @@ shutdown_broker(void)
 	sigaction(SIGINT, &sa, NULL);
 	kq_log_info("shutting down");
 	server_stop_accepting();
+	if (cfg.zookeeper)
+		zk_stop();
 	cleaner_stop();
 	flush_stop();
 	flush_all_sync();
@@ -505,6 +542,10 @@ run(void)
 	}
 	B.adv_port = cfg.adv_port ? cfg.adv_port : port;
 	B.listen_port = port;
+	if (cfg.zookeeper && zk_register(B.base, errbuf, sizeof(errbuf)) < 0) {
+		kq_log_warnx("%s", errbuf);
+		return 1;
+	}
 
 	sig_term = evsignal_new(B.base, SIGTERM, signal_cb, NULL);
 	sig_int = evsignal_new(B.base, SIGINT, signal_cb, NULL);
@@ -518,8 +559,8 @@ run(void)
 	evtimer_add(ck_timer, &tv);
 
 	/* A log line like the others: stamped, and JSON under --log-format json. */
-	kq_log_info("ready on %s:%d (node %d, standalone, data %s)", cfg.listen_host, port,
-		    cfg.node_id, cfg.data_dir);
+	kq_log_info("ready on %s:%d (node %d, %s, data %s)", cfg.listen_host, port,
+		    cfg.node_id, cfg.zookeeper ? "cluster" : "standalone", cfg.data_dir);
 	event_base_dispatch(B.base);
 	return 0;
 }

@@ -335,13 +335,17 @@ on_tty() {
 	assert_status 2
 }
 
-@test "kq-broker: --config, --id names the node, -v logs requests, -z is refused (restarts: last)" {
-	run --separate-stderr kq-broker -z 127.0.0.1:2181 --data-dir "$BATS_TEST_TMPDIR/zk"
-	assert_status 2
-	[[ "$stderr" == *"cluster mode (-z 127.0.0.1:2181) is not implemented yet"* ]] ||
+@test "kq-broker: --config, --id names the node, -v logs requests, -z without a ZooKeeper fails (restarts: last)" {
+	local port
+	port=$(free_port)
+	run --separate-stderr kq-broker -z "127.0.0.1:$port" -X zookeeper.session.timeout.ms=500 \
+		--data-dir "$BATS_TEST_TMPDIR/zk"
+	assert_status 1
+	[[ "$stderr" == *"cannot reach ZooKeeper at 127.0.0.1:$port within 500 ms"* ]] ||
 		fail "-z: $stderr"
-	run --separate-stderr kq-broker --zookeeper 127.0.0.1:2181 --data-dir "$BATS_TEST_TMPDIR/zk"
+	run --separate-stderr kq-broker --zookeeper /chroot-only --data-dir "$BATS_TEST_TMPDIR/zk"
 	assert_status 2
+	[[ "$stderr" == *"bad --zookeeper '/chroot-only'"* ]] || fail "--zookeeper: $stderr"
 	# --config reads server.properties keys; a bad value is exit 2.
 	printf 'num.partitions=many\n' > "$BATS_TEST_TMPDIR/bad.properties"
 	run --separate-stderr kq-broker --config "$BATS_TEST_TMPDIR/bad.properties" \

@@ -260,3 +260,107 @@ wait_for_text() {
 	done
 	fail "no '$2' in $1 within ${limit}s: $(tail -n 5 "$1" 2> /dev/null)"
 }
+
+# ---- cluster mode: a real ZooKeeper and brokers registered in it ----
+
+# A free TCP port on 127.0.0.1 (bound and released; good enough for tests).
+free_port() {
+	"$KQ_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# zk4 WORD: ZooKeeper's four-letter word WORD to $KQ_ZK; prints the answer.
+zk4() {
+	timeout 2 bash -c 'exec 5<>"/dev/tcp/${1%:*}/${1##*:}" && printf %s "$2" >&5 && cat <&5' \
+		zk4 "$KQ_ZK" "$1" 2> /dev/null
+}
+
+# zk_start: Debian's ZooKeeper on 127.0.0.1 with a 200 ms tick (sessions of
+# 0.4..60 s) and its data in $BATS_FILE_TMPDIR/zk.  A restart reuses the
+# port and the data.  Sets and exports KQ_ZK (HOST:PORT) and KQ_ZK_PID;
+# returns 1 when it does not answer ruok within 30 s.
+zk_start() {
+	local dir=$BATS_FILE_TMPDIR/zk port deadline
+	mkdir -p "$dir/data"
+	port=${KQ_ZK##*:}
+	[ -n "$port" ] || port=$(free_port)
+	cat > "$dir/zoo.cfg" <<-CFG
+		tickTime=200
+		initLimit=10
+		syncLimit=5
+		dataDir=$dir/data
+		clientPort=$port
+		clientPortAddress=127.0.0.1
+		minSessionTimeout=400
+		maxSessionTimeout=60000
+		admin.enableServer=false
+		4lw.commands.whitelist=ruok,srvr
+	CFG
+	java -Dzookeeper.log.dir="$dir" -cp "/usr/share/java/zookeeper.jar:/usr/share/java/*" \
+		org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
+		< /dev/null >> "$dir/zk.log" 2>&1 3>&- &
+	KQ_ZK_PID=$!
+	track_pid "$KQ_ZK_PID"
+	KQ_ZK=127.0.0.1:$port
+	export KQ_ZK KQ_ZK_PID
+	deadline=$((SECONDS + 30))
+	while [ "$(zk4 ruok)" != imok ]; do
+		if [ "$SECONDS" -gt "$deadline" ] || ! pid_alive "$KQ_ZK_PID"; then
+			echo "ZooKeeper did not answer ruok on $KQ_ZK"
+			tail -n 20 "$dir/zk.log"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# zk_stop: stop the ZooKeeper zk_start started, by PID.
+zk_stop() {
+	[ -n "${KQ_ZK_PID:-}" ] || return 0
+	kill -TERM "$KQ_ZK_PID" 2> /dev/null
+	wait_pid_gone "$KQ_ZK_PID" 15 || kill -9 "$KQ_ZK_PID" 2> /dev/null
+	wait_pid_gone "$KQ_ZK_PID" 5
+	reap "$KQ_ZK_PID"
+	KQ_ZK_PID=
+}
+
+# Brokers use $KQ_ZK$KQ_ZK_ROOT, so tests sharing one ZooKeeper can each
+# have their own chroot; zkget and zkset take paths below it.
+KQ_ZK_ROOT=${KQ_ZK_ROOT:-}
+
+# zkget PATH: the znode's data, then "czxid N owner N"; zkset PATH DATA.
+zkget() {
+	timeout 30 "$KQ_PY" "$KQ_INTEROP/zk.py" "$KQ_ZK" get "$KQ_ZK_ROOT$1"
+}
+zkset() {
+	timeout 30 "$KQ_PY" "$KQ_INTEROP/zk.py" "$KQ_ZK" set "$KQ_ZK_ROOT$1" "$2"
+}
+
+# Session timeout of the cluster tests' brokers (ms): short, so a crash is
+# noticed in seconds.
+KQ_ZK_SESSION_MS=${KQ_ZK_SESSION_MS:-3000}
+
+# cluster_broker N [args...]: broker N (data in DIR/bN, log DIR/bN.log,
+# DIR=${KQ_CLUSTER_DIR:-$BATS_FILE_TMPDIR}) registered in $KQ_ZK$KQ_ZK_ROOT
+# with --id N.  Sets KQ_PORT_N and KQ_PID_N.
+cluster_broker() {
+	local n=$1 dir=${KQ_CLUSTER_DIR:-$BATS_FILE_TMPDIR}
+	shift
+	KQ_DATA_DIR=$dir/b$n KQ_BROKER_LOG=$dir/b$n.log \
+		start_broker --zookeeper "$KQ_ZK$KQ_ZK_ROOT" --id "$n" \
+		-X zookeeper.session.timeout.ms="$KQ_ZK_SESSION_MS" "$@" || return 1
+	eval "KQ_PORT_$n=\$KQ_PORT KQ_PID_$n=\$KQ_BROKER_PID"
+	export "KQ_PORT_$n" "KQ_PID_$n"
+}
+
+# cluster_start N: ZooKeeper (unless running) and brokers 1..N; KQ_BROKERS
+# lists them all.
+cluster_start() {
+	local i list=
+	[ -n "${KQ_ZK_PID:-}" ] || zk_start || return 1
+	for i in $(seq 1 "$1"); do
+		cluster_broker "$i" || return 1
+		list=${list:+$list,}127.0.0.1:$KQ_PORT
+	done
+	KQ_BROKERS=$list
+	export KQ_BROKERS
+}
